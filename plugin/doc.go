@@ -1,0 +1,8 @@
+// Package plugin holds the currents-segment Benthos components. A blank import
+// registers them all in the global environment, so any Benthos v4 or Redpanda
+// Connect build can compile them in:
+//
+//	import _ "github.com/currents-segment/currents-segment/plugin"
+//
+// Components: the currents_to_segment processor and the segment output.
+package plugin
