@@ -1,0 +1,61 @@
+package currents
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/currents-segment/currents-segment/internal/spec"
+)
+
+// FuzzMap feeds the decoder arbitrary bytes, seeded with every example of the
+// contract. Run it with: go test ./currents -run '^$' -fuzz FuzzMap -fuzztime 60s
+func FuzzMap(f *testing.F) {
+	events, err := spec.Events()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, typ := range spec.TypeNames(events) {
+		for _, shape := range []string{"http", "storage"} {
+			if raw, ok := spec.Example(typ, shape); ok {
+				f.Add(raw, typ)
+			}
+		}
+	}
+	f.Add([]byte(`{"events":[{"event_type":"users.messages.email.Send","id":"a","time":1,"user":{"user_id":"u","external_user_id":"x"}}]}`), "")
+	f.Add([]byte(`{"id":"a","time":1,"user_id":{"string":"u"},"external_user_id":{"string":"x"},"media_urls":{"array":[{"string":"m"},null]}}`), "users.messages.sms.InboundReceive")
+	m, err := NewMapper(DefaultCatalog(), Options{AnonymousUsers: AnonymousSend, Properties: PropertiesAll, UnknownTypes: UnknownPassthrough})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, hint string) {
+		results := m.Map(data, func() string { return hint })
+		valid := json.Valid(data)
+		for _, r := range results {
+			switch r.Outcome {
+			case Mapped:
+				var call map[string]any
+				if err := json.Unmarshal(r.Track, &call); err != nil {
+					t.Fatalf("mapped to invalid JSON: %v\n%s", err, r.Track)
+				}
+				if call["type"] != "track" || call["event"] == "" || call["messageId"] == "" || call["timestamp"] == "" {
+					t.Fatalf("incomplete call: %s", r.Track)
+				}
+				if call["userId"] == nil && call["anonymousId"] == nil {
+					t.Fatalf("call without identity: %s", r.Track)
+				}
+			case Failed:
+				var se *syntaxError
+				if valid && errors.As(r.Err, &se) {
+					t.Fatalf("valid JSON refused as invalid: %v", r.Err)
+				}
+			case Skipped:
+			default:
+				t.Fatalf("no outcome: %+v", r)
+			}
+		}
+		if !valid && (len(results) != 1 || results[0].Outcome != Failed) {
+			t.Fatalf("invalid JSON accepted: %q", data)
+		}
+	})
+}

@@ -1,0 +1,293 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/currents-segment/currents-segment/currents"
+)
+
+const (
+	ctsFieldEvents            = "events"
+	ctsFieldEventNames        = "event_names"
+	ctsFieldAnonymousUsers    = "anonymous_users"
+	ctsFieldProperties        = "properties"
+	ctsFieldUnknownEventTypes = "unknown_event_types"
+	ctsFieldEventType         = "event_type"
+)
+
+// Metadata keys set on every message the processor emits.
+const (
+	metaEventType    = "currents_event_type"
+	metaEventID      = "currents_event_id"
+	metaSegmentEvent = "segment_event"
+)
+
+func currentsToSegmentSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Beta().
+		Categories("Integration", "Mapping").
+		Version("0.1.0").
+		Summary("Maps Braze Currents events to the Segment track calls Braze's own Segment connector sends.").
+		Description(`
+Accepts every shape Braze emits:
+
+- an HTTP batch envelope `+"`{\"events\":[...]}`"+` from Braze's custom HTTP connector, split into one message per event, in order;
+- a single HTTP event, with nested `+"`user`"+` and `+"`properties`"+` objects;
+- a flat storage record as Avro rows decode, with plain values (`+"`avro-ocf:marshaler=goavro`"+`) or with Avro-JSON union wrapping such as `+"`{\"string\":\"x\"}`"+` (`+"`avro-ocf:marshaler=json`"+`).
+
+The event type of a flat record is its `+"`event_type`"+` field if present, else the `+"`event_type=<type>`"+` segment of the `+"`path`"+` metadata that the `+"`file`"+` input sets for Braze's storage layout (`+"`.../event_type=users.messages.email.Send/date=.../x.avro`"+`), else the `+"`event_type`"+` field of this processor.
+
+Each event becomes one message holding the Segment `+"`track`"+` call as JSON: `+"`type`"+`, `+"`event`"+`, `+"`messageId`"+` (the Currents `+"`id`"+`, so Segment dedupes replays), `+"`userId`"+` (`+"`external_user_id`"+`), `+"`anonymousId`"+` (Braze `+"`user_id`"+`), `+"`timestamp`"+` (RFC 3339, UTC), `+"`context.traits`"+`, `+"`context.device`"+` and the connector's `+"`properties`"+` with its renames. Absent fields are left out, never sent as null or an empty string.
+
+Every emitted message carries the metadata `+"`currents_event_type`"+`, `+"`currents_event_id`"+` and `+"`segment_event`"+`.
+
+### Errors and drops
+
+An event that cannot be mapped (not JSON, no `+"`id`"+`, no `+"`user_id`"+`, `+"`time`"+` missing or not a number, a field of the wrong type, an unknown type under `+"`unknown_event_types: reject`"+`) is emitted unchanged and flagged with an error naming the event, the field and what was expected; route it to a dead letter with a `+"`switch`"+` output and `+"`errored()`"+`. The other events of the same envelope still map.
+
+Skipped events (anonymous users under `+"`anonymous_users: skip`"+`, types outside `+"`events`"+`, unknown types under `+"`skip`"+`) are dropped and counted in `+"`currents_events_skipped`"+` by `+"`event_type`"+` and `+"`reason`"+`; mapped events are counted in `+"`currents_events_mapped`"+` and failed ones in `+"`currents_events_failed`"+`.`).
+		Fields(
+			service.NewStringListField(ctsFieldEvents).
+				Description("The event types to map; events of other types are skipped and counted with reason `not_selected`. Empty, the default, maps every supported type. An unknown name is a configuration error that lists the valid ones.").
+				Example([]string{"users.messages.email.Send", "users.messages.email.Open", "users.messages.email.Click"}).
+				Default([]string{}),
+			service.NewStringMapField(ctsFieldEventNames).
+				Description("Renames the Segment event of a Currents type, for example to match names an existing tracking plan uses. Keys are Currents types; types not listed keep the name Braze's connector uses.").
+				Example(map[string]any{"users.messages.email.Unsubscribe": "Email Unsubscribed", "users.messages.pushnotification.IosForeground": "iOS Foreground Push Opened"}).
+				Default(map[string]any{}),
+			service.NewStringEnumField(ctsFieldAnonymousUsers, "skip", "send").
+				Description("What to do with events of users without an `external_user_id`. `skip` drops them and counts them with reason `no_external_user_id`, as Braze's connector does. `send` sends them with `anonymousId` (the Braze user id) only, so Segment can merge them when the user is identified later.").
+				Default("skip"),
+			service.NewStringEnumField(ctsFieldProperties, "connector", "all").
+				Description("Which Currents fields become Segment properties. `connector` reproduces the property list of Braze's connector for each type. `all` also keeps every other Currents field (for example `timezone` as `context.timezone`, and fields Braze adds later), so nothing Braze sent is lost.").
+				Default("connector"),
+			service.NewStringEnumField(ctsFieldUnknownEventTypes, "reject", "skip", "passthrough").
+				Description("What to do with an event whose type this processor does not know. `reject` flags the message with an error for a dead-letter route; `skip` drops it and counts it with reason `unknown_event_type`; `passthrough` maps it generically, every field a property, with the raw type as the Segment event name.").
+				Default("reject"),
+			service.NewInterpolatedStringField(ctsFieldEventType).
+				Description("The event type of flat records that carry neither an `event_type` field nor an `event_type=<type>` segment in their `path` metadata, for example rows exported by hand from a single-type table. Interpolated per message.").
+				Example("users.messages.email.Send").
+				Example(`${! @kafka_topic.trim_prefix("currents.") }`).
+				Optional(),
+		).
+		Example("Braze HTTP batches", "Maps the HTTP batches Braze's custom Currents connector posts.", `
+pipeline:
+  processors:
+    - currents_to_segment: {}
+`).
+		Example("Storage replay with anonymous users", "Maps a storage export read with the file input, sending anonymous users and every field.", `
+input:
+  file:
+    paths: [ "./export/**/*.avro" ]
+    codec: avro-ocf:marshaler=json
+pipeline:
+  processors:
+    - currents_to_segment:
+        anonymous_users: send
+        properties: all
+`)
+}
+
+func init() {
+	err := service.RegisterProcessor("currents_to_segment", currentsToSegmentSpec(),
+		func(conf *service.ParsedConfig, mgr *service.Resources) (service.Processor, error) {
+			return newCurrentsToSegmentFromParsed(conf, mgr)
+		})
+	if err != nil {
+		panic(err)
+	}
+}
+
+func newCurrentsToSegmentFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (*currentsToSegment, error) {
+	var opts currents.Options
+	var err error
+	if opts.Events, err = conf.FieldStringList(ctsFieldEvents); err != nil {
+		return nil, err
+	}
+	if opts.EventNames, err = conf.FieldStringMap(ctsFieldEventNames); err != nil {
+		return nil, err
+	}
+	anon, err := conf.FieldString(ctsFieldAnonymousUsers)
+	if err != nil {
+		return nil, err
+	}
+	if anon == "send" {
+		opts.AnonymousUsers = currents.AnonymousSend
+	}
+	props, err := conf.FieldString(ctsFieldProperties)
+	if err != nil {
+		return nil, err
+	}
+	if props == "all" {
+		opts.Properties = currents.PropertiesAll
+	}
+	unknown, err := conf.FieldString(ctsFieldUnknownEventTypes)
+	if err != nil {
+		return nil, err
+	}
+	switch unknown {
+	case "skip":
+		opts.UnknownTypes = currents.UnknownSkip
+	case "passthrough":
+		opts.UnknownTypes = currents.UnknownPassthrough
+	}
+	p := &currentsToSegment{
+		log:     mgr.Logger(),
+		mapped:  mgr.Metrics().NewCounter("currents_events_mapped", "event_type"),
+		skipped: mgr.Metrics().NewCounter("currents_events_skipped", "event_type", "reason"),
+		failed:  mgr.Metrics().NewCounter("currents_events_failed", "event_type", "reason"),
+	}
+	if conf.Contains(ctsFieldEventType) {
+		if p.eventType, err = conf.FieldInterpolatedString(ctsFieldEventType); err != nil {
+			return nil, err
+		}
+	}
+	if p.mapper, err = currents.NewMapper(currents.DefaultCatalog(), opts); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// currentsToSegment is stateless apart from its log-once set, so pipeline
+// threads share it.
+type currentsToSegment struct {
+	mapper    *currents.Mapper
+	eventType *service.InterpolatedString
+	log       *service.Logger
+
+	mapped, skipped, failed *service.MetricCounter
+
+	// logged remembers which skip and failure reasons were already logged
+	// at INFO/WARN: the first of each kind is worth a line, the millionth is
+	// noise (it is still counted, and logged at DEBUG).
+	logged sync.Map
+}
+
+func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (service.MessageBatch, error) {
+	data, err := msg.AsBytes()
+	if err != nil {
+		return nil, err
+	}
+	results := p.mapper.Map(data, func() string { return p.typeHint(msg) })
+	out := make(service.MessageBatch, 0, len(results))
+	for i := range results {
+		r := &results[i]
+		var m *service.Message
+		if len(results) == 1 {
+			m = msg
+		} else {
+			m = msg.Copy()
+		}
+		label := metricType(r)
+		switch r.Outcome {
+		case currents.Mapped:
+			p.mapped.Incr(1, label)
+			m.SetBytes(r.Track)
+		case currents.Skipped:
+			p.skipped.Incr(1, label, r.SkipReason)
+			p.logOnce("skip|"+label+"|"+r.SkipReason, func(l *service.Logger) {
+				l.Infof("Skipping Currents events of type %s: %s (counted in currents_events_skipped; further ones logged at DEBUG)", r.EventType, r.SkipReason)
+			}, func(l *service.Logger) {
+				l.Debugf("Skipped Currents event %q of type %s: %s", r.EventID, r.EventType, r.SkipReason)
+			})
+			continue
+		case currents.Failed:
+			reason := failureReason(r)
+			p.failed.Incr(1, label, reason)
+			p.logOnce("fail|"+label+"|"+reason, func(l *service.Logger) {
+				l.Warnf("Flagging a Currents event that cannot be mapped, for the dead-letter route (counted in currents_events_failed; further ones logged at DEBUG): %v", r.Err)
+			}, func(l *service.Logger) {
+				l.Debugf("Flagged: %v", r.Err)
+			})
+			if len(results) > 1 {
+				m.SetBytes(r.Raw)
+			}
+			m.SetError(r.Err)
+		}
+		if r.EventType != "" {
+			m.MetaSetMut(metaEventType, r.EventType)
+		}
+		if r.EventID != "" {
+			m.MetaSetMut(metaEventID, r.EventID)
+		}
+		if r.SegmentEvent != "" {
+			m.MetaSetMut(metaSegmentEvent, r.SegmentEvent)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// typeHint finds the type of a flat record that has no event_type field.
+func (p *currentsToSegment) typeHint(msg *service.Message) string {
+	if path, ok := msg.MetaGet("path"); ok {
+		if t := eventTypeFromPath(path); t != "" {
+			return t
+		}
+	}
+	if p.eventType != nil {
+		if t, err := p.eventType.TryString(msg); err == nil {
+			return strings.TrimSpace(t)
+		}
+	}
+	return ""
+}
+
+// eventTypeFromPath reads Braze's storage layout:
+// .../event_type=users.messages.email.Send/date=2026-11-28-13/file.avro
+func eventTypeFromPath(path string) string {
+	const key = "event_type="
+	i := strings.LastIndex(path, key)
+	if i < 0 {
+		return ""
+	}
+	rest := path[i+len(key):]
+	if j := strings.IndexAny(rest, `/\`); j >= 0 {
+		rest = rest[:j]
+	}
+	return rest
+}
+
+// metricType keeps label cardinality bounded: unknown types, whose names come
+// from input data, share one label value.
+func metricType(r *currents.Result) string {
+	switch {
+	case r.Known:
+		return r.EventType
+	case r.EventType == "":
+		return "none"
+	}
+	return "unknown"
+}
+
+func failureReason(r *currents.Result) string {
+	var ee *currents.EventError
+	if !errors.As(r.Err, &ee) {
+		return "invalid_event"
+	}
+	switch {
+	case ee.Field == "":
+		return "invalid_json"
+	case ee.Field == "event_type" && r.EventType != "" && !r.Known:
+		return "unknown_event_type"
+	}
+	return "invalid_field"
+}
+
+func (p *currentsToSegment) logOnce(key string, first, rest func(*service.Logger)) {
+	if p.log == nil {
+		return
+	}
+	if _, seen := p.logged.LoadOrStore(key, struct{}{}); !seen {
+		first(p.log)
+		return
+	}
+	rest(p.log)
+}
+
+func (p *currentsToSegment) Close(ctx context.Context) error { return nil }
