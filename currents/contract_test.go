@@ -5,113 +5,28 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/currents-segment/currents-segment/internal/contract"
 	"github.com/currents-segment/currents-segment/internal/spec"
 )
 
-// The expectations here are computed from events.json (the contract) and the
-// example events with encoding/json, independently of the mapper's code.
+// The expectations here come from package contract: events.json and the
+// example events read with encoding/json, independently of the mapper's code.
 
-var legacySegmentNames = map[string]string{
-	"users.campaigns.Abort": "Campaign Aborted",
-	"users.canvas.Abort":    "Canvas Aborted",
-}
-
-// flatten merges an HTTP event's top level, user and properties, or returns
-// a storage record as is.
 func flatten(t *testing.T, raw []byte) map[string]any {
 	t.Helper()
-	var ev map[string]any
-	if err := json.Unmarshal(raw, &ev); err != nil {
+	flat, err := contract.Flatten(raw)
+	if err != nil {
 		t.Fatal(err)
-	}
-	flat := map[string]any{}
-	for k, v := range ev {
-		switch k {
-		case "user", "properties":
-			for kk, vv := range v.(map[string]any) {
-				flat[kk] = vv
-			}
-		default:
-			flat[k] = v
-		}
 	}
 	return flat
 }
 
-func present(v any) bool {
-	return v != nil && v != ""
-}
-
-// expectedCall is what Braze's connector sends for a flattened event.
 func expectedCall(t *testing.T, typ string, et spec.EventType, flat map[string]any) map[string]any {
 	t.Helper()
-	call := map[string]any{
-		"type":      "track",
-		"messageId": flat["id"],
-		"timestamp": time.Unix(int64(flat["time"].(float64)), 0).UTC().Format(time.RFC3339),
-	}
-	if present(flat["external_user_id"]) {
-		call["userId"] = flat["external_user_id"]
-	}
-	if present(flat["user_id"]) {
-		call["anonymousId"] = flat["user_id"]
-	}
-	props := map[string]any{}
-	context := map[string]any{}
-	if et.Segment == nil {
-		call["event"] = legacySegmentNames[typ]
-		for _, f := range et.Fields {
-			switch f.Name {
-			case "id", "user_id", "external_user_id", "time", "timezone":
-				continue
-			}
-			if present(flat[f.Name]) {
-				props[f.Name] = flat[f.Name]
-			}
-		}
-	} else {
-		s := et.Segment
-		call["event"] = s.Event
-		source := map[string]string{}
-		for from, to := range s.Renames {
-			source[to] = from
-		}
-		for _, p := range s.Properties {
-			field := p
-			if from, ok := source[p]; ok {
-				field = from
-			}
-			if present(flat[field]) {
-				props[p] = flat[field]
-			}
-		}
-		traits := map[string]any{}
-		if s.TraitsEmail != nil && present(flat[*s.TraitsEmail]) {
-			traits["email"] = flat[*s.TraitsEmail]
-		}
-		if s.TraitsPhone != nil && present(flat[*s.TraitsPhone]) {
-			traits["phone"] = flat[*s.TraitsPhone]
-		}
-		if len(traits) > 0 {
-			context["traits"] = traits
-		}
-		device := map[string]any{}
-		for k, field := range s.ContextDevice {
-			if present(flat[field]) {
-				device[k] = flat[field]
-			}
-		}
-		if len(device) > 0 {
-			context["device"] = device
-		}
-	}
-	if len(context) > 0 {
-		call["context"] = context
-	}
-	if len(props) > 0 {
-		call["properties"] = props
+	call, err := contract.ExpectedCall(typ, et, flat)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return call
 }

@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -116,25 +117,36 @@ func newCurrentsToSegmentFromParsed(conf *service.ParsedConfig, mgr *service.Res
 	if err != nil {
 		return nil, err
 	}
-	if anon == "send" {
+	switch anon {
+	case "skip":
+	case "send":
 		opts.AnonymousUsers = currents.AnonymousSend
+	default:
+		return nil, fmt.Errorf("%s: %q is not an option; use skip or send", ctsFieldAnonymousUsers, anon)
 	}
 	props, err := conf.FieldString(ctsFieldProperties)
 	if err != nil {
 		return nil, err
 	}
-	if props == "all" {
+	switch props {
+	case "connector":
+	case "all":
 		opts.Properties = currents.PropertiesAll
+	default:
+		return nil, fmt.Errorf("%s: %q is not an option; use connector or all", ctsFieldProperties, props)
 	}
 	unknown, err := conf.FieldString(ctsFieldUnknownEventTypes)
 	if err != nil {
 		return nil, err
 	}
 	switch unknown {
+	case "reject":
 	case "skip":
 		opts.UnknownTypes = currents.UnknownSkip
 	case "passthrough":
 		opts.UnknownTypes = currents.UnknownPassthrough
+	default:
+		return nil, fmt.Errorf("%s: %q is not an option; use reject, skip or passthrough", ctsFieldUnknownEventTypes, unknown)
 	}
 	p := &currentsToSegment{
 		log:     mgr.Logger(),

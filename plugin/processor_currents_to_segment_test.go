@@ -1,0 +1,232 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
+)
+
+func parseProcessor(t *testing.T, yaml string) (*currentsToSegment, error) {
+	t.Helper()
+	conf, err := currentsToSegmentSpec().ParseYAML(yaml, nil)
+	if err != nil {
+		return nil, err
+	}
+	return newCurrentsToSegmentFromParsed(conf, service.MockResources())
+}
+
+func TestCurrentsToSegmentConfigErrors(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{`events: [ users.messages.email.Sent ]`, "events: unknown event type(s) users.messages.email.Sent; valid types are: users.behaviors.Uninstall, "},
+		{`event_names: { users.messages.nope.Send: X }`, "event_names: unknown event type users.messages.nope.Send"},
+		{`anonymous_users: maybe`, `anonymous_users`},
+		{`properties: some`, `properties`},
+		{`unknown_event_types: keep`, `unknown_event_types`},
+	} {
+		_, err := parseProcessor(t, c.yaml)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error containing %q", c.yaml, err, c.want)
+		}
+	}
+	if _, err := parseProcessor(t, `{}`); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+}
+
+func TestCurrentsToSegmentLintsEnums(t *testing.T) {
+	env := service.NewEnvironment()
+	err := env.NewStreamBuilder().AddProcessorYAML(`currents_to_segment: { anonymous_users: maybe }`)
+	if err == nil || !strings.Contains(err.Error(), "maybe") {
+		t.Fatalf("lint should refuse an unknown anonymous_users value: %v", err)
+	}
+}
+
+const (
+	evSend = `{"event_type":"users.messages.email.Send","id":"send-1","time":1764334800,"user":{"user_id":"u1","external_user_id":"x1"},"properties":{"email_address":"a@example.com","send_id":"s1"}}`
+	evAnon = `{"event_type":"users.messages.email.Open","id":"open-anon","time":1764334801,"user":{"user_id":"u2"},"properties":{"email_address":"b@example.com"}}`
+	evBad  = `{"event_type":"users.messages.email.Click","id":"click-bad","time":"later","user":{"user_id":"u3","external_user_id":"x3"}}`
+)
+
+type received struct {
+	body string
+	meta map[string]string
+	err  error
+}
+
+// runProcessor runs messages through a real stream: producer → processor →
+// consumer, with the capture metrics exporter.
+func runProcessor(t *testing.T, procYAML string, inputs []*service.Message) ([]received, *captureMetrics) {
+	t.Helper()
+	env := service.NewEnvironment()
+	metrics := newCaptureMetrics()
+	if err := metrics.register(env); err != nil {
+		t.Fatal(err)
+	}
+	b := env.NewStreamBuilder()
+	if err := b.SetMetricsYAML(`capture: {}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetLoggerYAML(`level: off`); err != nil {
+		t.Fatal(err)
+	}
+	produce, err := b.AddProducerFunc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddProcessorYAML(procYAML); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var out []received
+	if err := b.AddConsumerFunc(func(_ context.Context, m *service.Message) error {
+		body, _ := m.AsBytes()
+		meta := map[string]string{}
+		_ = m.MetaWalk(func(k, v string) error { meta[k] = v; return nil })
+		mu.Lock()
+		out = append(out, received{string(body), meta, m.GetError()})
+		mu.Unlock()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- stream.Run(ctx) }()
+	for _, m := range inputs {
+		if err := produce(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stream.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	return out, metrics
+}
+
+func TestCurrentsToSegmentStream(t *testing.T) {
+	envelope := service.NewMessage([]byte(`{"events":[` + evSend + `,` + evAnon + `,` + evBad + `]}`))
+	storage := service.NewMessage([]byte(`{"id":"st-1","user_id":{"string":"u4"},"external_user_id":{"string":"x4"},"time":1764334802,"app_id":"app","platform":"ios","device_model":{"string":"iPhone15,2"},"content_card_id":"cc-1"}`))
+	storage.MetaSetMut("path", "/exports/currents/dataexport.prod-01.S3.integration.abc/event_type=users.messages.contentcard.Click/date=2025-11-28-13/0.avro")
+	configured := service.NewMessage([]byte(`{"id":"wh-1","user_id":"u5","external_user_id":"x5","time":1764334803}`))
+	configured.MetaSetMut("table", "users.messages.webhook.Send")
+	notJSON := service.NewMessage([]byte(`this is not json`))
+
+	out, metrics := runProcessor(t, `
+currents_to_segment:
+  event_type: ${! @table }
+  event_names:
+    users.messages.webhook.Send: Webhook Delivered
+`, []*service.Message{envelope, storage, configured, notJSON})
+
+	if len(out) != 5 {
+		t.Fatalf("got %d messages, want 5 (send, bad click, card click, webhook, not JSON): %+v", len(out), out)
+	}
+	byID := map[string]received{}
+	for _, r := range out {
+		byID[r.meta["currents_event_id"]] = r
+	}
+	send := byID["send-1"]
+	if send.err != nil || send.meta["currents_event_type"] != "users.messages.email.Send" || send.meta["segment_event"] != "Email Sent" {
+		t.Fatalf("send: %+v", send)
+	}
+	var call map[string]any
+	if err := json.Unmarshal([]byte(send.body), &call); err != nil || call["messageId"] != "send-1" || call["userId"] != "x1" {
+		t.Fatalf("send body %s (%v)", send.body, err)
+	}
+	bad := byID["click-bad"]
+	if bad.err == nil || !strings.Contains(bad.err.Error(), `field "time": expected a number of UNIX seconds, got string "later"`) || bad.body != evBad {
+		t.Fatalf("bad event must flow on, flagged, with its own JSON: %+v", bad)
+	}
+	card := byID["st-1"]
+	if card.err != nil || card.meta["segment_event"] != "Content Card Clicked" || !strings.Contains(card.body, `"card_id":"cc-1"`) || !strings.Contains(card.body, `"device":{"model":"iPhone15,2","type":"ios"}`) {
+		t.Fatalf("storage record typed by path: %+v", card)
+	}
+	if wh := byID["wh-1"]; wh.err != nil || wh.meta["segment_event"] != "Webhook Delivered" {
+		t.Fatalf("configured type and rename: %+v", wh)
+	}
+	if nj := byID[""]; nj.err == nil || nj.body != "this is not json" || !strings.Contains(nj.err.Error(), "message is not a Currents event: expected a JSON object") {
+		t.Fatalf("not JSON: %+v", nj)
+	}
+
+	for _, c := range []struct {
+		labels []string
+		name   string
+		want   float64
+	}{
+		{[]string{"users.messages.email.Send"}, "currents_events_mapped", 1},
+		{[]string{"users.messages.contentcard.Click"}, "currents_events_mapped", 1},
+		{[]string{"users.messages.webhook.Send"}, "currents_events_mapped", 1},
+		{[]string{"users.messages.email.Open", "no_external_user_id"}, "currents_events_skipped", 1},
+		{[]string{"users.messages.email.Click", "invalid_field"}, "currents_events_failed", 1},
+		{[]string{"none", "invalid_json"}, "currents_events_failed", 1},
+	} {
+		if got := metrics.Get(c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v = %v, want %v (have %v)", c.name, c.labels, got, c.want, metrics.keys())
+		}
+	}
+}
+
+func TestCurrentsToSegmentUnknownTypeMetricsAreBounded(t *testing.T) {
+	in := []*service.Message{
+		service.NewMessage([]byte(`{"event_type":"garbage.1","id":"a","time":1,"user":{"user_id":"u","external_user_id":"x"}}`)),
+		service.NewMessage([]byte(`{"event_type":"garbage.2","id":"b","time":1,"user":{"user_id":"u","external_user_id":"x"}}`)),
+	}
+	out, metrics := runProcessor(t, `currents_to_segment: { unknown_event_types: skip }`, in)
+	if len(out) != 0 {
+		t.Fatalf("skipped unknown types must not be emitted: %+v", out)
+	}
+	if got := metrics.Get("currents_events_skipped", "unknown", "unknown_event_type"); got != 2 {
+		t.Fatalf("unknown types share one label: %v", got)
+	}
+}
+
+func TestCurrentsToSegmentConcurrentUse(t *testing.T) {
+	p, err := parseProcessor(t, `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				batch, err := p.Process(context.Background(), service.NewMessage([]byte(`{"events":[`+evSend+`,`+evBad+`]}`)))
+				if err != nil || len(batch) != 2 {
+					t.Errorf("batch %d: %v", len(batch), err)
+					return
+				}
+				if b, _ := batch[0].AsBytes(); !strings.Contains(string(b), `"messageId":"send-1"`) {
+					t.Errorf("wrong body %s", b)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestEventTypeFromPath(t *testing.T) {
+	for path, want := range map[string]string{
+		"s3://bucket/currents/dataexport.prod-03.S3.integration.5f/event_type=users.messages.email.Send/date=2025-11-28-13/0_2_abc.avro": "users.messages.email.Send",
+		`C:\exports\event_type=users.canvas.Entry\date=x\1.avro`:                                                                         "users.canvas.Entry",
+		"/data/events.jsonl": "",
+	} {
+		if got := eventTypeFromPath(path); got != want {
+			t.Errorf("%s: %q, want %q", path, got, want)
+		}
+	}
+}
