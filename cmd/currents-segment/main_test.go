@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests drive the real binary, built once, as a user would.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "currents-segment-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "currents-segment")
+	if runtime.GOOS == "windows" {
+		binary += ".exe"
+	}
+	build := exec.Command("go", "build", "-ldflags", "-X main.Version=v9.9.9-test", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic("building the binary: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// repoRoot is where config-examples/ and testdata/ live.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func run(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running %v: %v", args, err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func TestBinaryVersion(t *testing.T) {
+	r := run(t, ".", nil, "--version")
+	if r.code != 0 || !strings.Contains(r.stdout, "v9.9.9-test") {
+		t.Fatalf("--version: %+v", r)
+	}
+}
+
+func TestBinaryListsOurComponentsAndCore(t *testing.T) {
+	r := run(t, ".", nil, "list")
+	for _, want := range []string{"currents_to_segment", "segment", "file", "http_server", "mapping", "switch", "stdout"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("list lacks %s", want)
+		}
+	}
+}
+
+func TestBinaryCreateAndEcho(t *testing.T) {
+	r := run(t, ".", nil, "create", "stdin/currents_to_segment/stdout")
+	if r.code != 0 || !strings.Contains(r.stdout, "currents_to_segment:") || !strings.Contains(r.stdout, "anonymous_users: skip") {
+		t.Fatalf("create: %+v", r)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte(r.stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if lint := run(t, ".", nil, "lint", path); lint.code != 0 {
+		t.Fatalf("created config does not lint: %+v", lint)
+	}
+	if echo := run(t, ".", nil, "echo", path); echo.code != 0 || !strings.Contains(echo.stdout, "currents_to_segment") {
+		t.Fatalf("echo: %+v", echo)
+	}
+}
+
+func TestConfigExamplesLint(t *testing.T) {
+	root := repoRoot(t)
+	files, _ := filepath.Glob(filepath.Join(root, "config-examples", "*.yaml"))
+	if len(files) == 0 {
+		t.Fatal("no config examples")
+	}
+	var configs []string
+	for _, f := range files {
+		if !strings.HasSuffix(f, "_benthos_test.yaml") {
+			configs = append(configs, f)
+		}
+	}
+	r := run(t, root, []string{"SEGMENT_WRITE_KEY=lint-key"}, append([]string{"lint"}, configs...)...)
+	if r.code != 0 {
+		t.Fatalf("lint: %s%s", r.stdout, r.stderr)
+	}
+}
+
+func TestConfigExamplesUnitTests(t *testing.T) {
+	root := repoRoot(t)
+	r := run(t, root, []string{"SEGMENT_WRITE_KEY=test-key"}, "test", "./config-examples/...")
+	if r.code != 0 || strings.Contains(r.stdout, "FAIL") {
+		t.Fatalf("config unit tests: %s%s", r.stdout, r.stderr)
+	}
+}
