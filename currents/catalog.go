@@ -144,12 +144,12 @@ const (
 	fieldEmailAddress
 	fieldToPhoneNumber
 	fieldUserPhoneNumber
-	firstOtherField
+	fieldAppGroupID
 )
 
 var wellKnownFields = []string{
 	"id", "user_id", "external_user_id", "time", "timezone", "event_type",
-	"device_id", "email_address", "to_phone_number", "user_phone_number",
+	"device_id", "email_address", "to_phone_number", "user_phone_number", "app_group_id",
 }
 
 var defaultCatalog = buildCatalog()

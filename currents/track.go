@@ -82,6 +82,9 @@ type Result struct {
 	EventType    string
 	EventID      string
 	SegmentEvent string
+	// AppGroupID is the Braze workspace (app group) of the event, if it
+	// says, so a pipeline can route workspaces to different Segment sources.
+	AppGroupID string
 	// Known is false for a type the catalog does not have.
 	Known bool
 	// SkipReason says why a Skipped event was dropped.
@@ -273,6 +276,9 @@ func (m *Mapper) mapEvent(e *Event, typeHint func() string) Result {
 		t = nil
 	}
 	r.Track = m.appendTrack(make([]byte, 0, len(e.Raw)+64), e, t, quotedName, sec, nsec)
+	if v := e.values[fieldAppGroupID]; v.kind == kindString && v.present() {
+		r.AppGroupID = stringValue(v.raw, v.esc)
+	}
 	r.Outcome = Mapped
 	return r
 }

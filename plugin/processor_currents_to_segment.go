@@ -26,6 +26,7 @@ const (
 	metaEventType    = "currents_event_type"
 	metaEventID      = "currents_event_id"
 	metaSegmentEvent = "segment_event"
+	metaAppGroupID   = "currents_app_group_id"
 )
 
 func currentsToSegmentSpec() *service.ConfigSpec {
@@ -45,7 +46,7 @@ The event type of a flat record is its `+"`event_type`"+` field if present, else
 
 Each event becomes one message holding the Segment `+"`track`"+` call as JSON: `+"`type`"+`, `+"`event`"+`, `+"`messageId`"+` (the Currents `+"`id`"+`, so Segment dedupes replays), `+"`userId`"+` (`+"`external_user_id`"+`), `+"`anonymousId`"+` (Braze `+"`user_id`"+`), `+"`timestamp`"+` (RFC 3339, UTC), `+"`context.traits`"+`, `+"`context.device`"+` and the connector's `+"`properties`"+` with its renames. Absent fields are left out, never sent as null or an empty string.
 
-Every emitted message carries the metadata `+"`currents_event_type`"+`, `+"`currents_event_id`"+` and `+"`segment_event`"+`.
+Every emitted message carries the metadata `+"`currents_event_type`"+`, `+"`currents_event_id`"+` and `+"`segment_event`"+`, and `+"`currents_app_group_id`"+` when the event names its Braze workspace, for routing workspaces to different Segment sources.
 
 ### Errors and drops
 
@@ -229,6 +230,9 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 		}
 		if r.SegmentEvent != "" {
 			m.MetaSetMut(metaSegmentEvent, r.SegmentEvent)
+		}
+		if r.AppGroupID != "" {
+			m.MetaSetMut(metaAppGroupID, r.AppGroupID)
 		}
 		out = append(out, m)
 	}

@@ -49,7 +49,7 @@ func TestCurrentsToSegmentLintsEnums(t *testing.T) {
 }
 
 const (
-	evSend = `{"event_type":"users.messages.email.Send","id":"send-1","time":1764334800,"user":{"user_id":"u1","external_user_id":"x1"},"properties":{"email_address":"a@example.com","send_id":"s1"}}`
+	evSend = `{"event_type":"users.messages.email.Send","id":"send-1","time":1764334800,"user":{"user_id":"u1","external_user_id":"x1"},"properties":{"email_address":"a@example.com","send_id":"s1","app_group_id":"ag-eu"}}`
 	evAnon = `{"event_type":"users.messages.email.Open","id":"open-anon","time":1764334801,"user":{"user_id":"u2"},"properties":{"email_address":"b@example.com"}}`
 	evBad  = `{"event_type":"users.messages.email.Click","id":"click-bad","time":"later","user":{"user_id":"u3","external_user_id":"x3"}}`
 )
@@ -139,7 +139,7 @@ currents_to_segment:
 		byID[r.meta["currents_event_id"]] = r
 	}
 	send := byID["send-1"]
-	if send.err != nil || send.meta["currents_event_type"] != "users.messages.email.Send" || send.meta["segment_event"] != "Email Sent" {
+	if send.err != nil || send.meta["currents_event_type"] != "users.messages.email.Send" || send.meta["segment_event"] != "Email Sent" || send.meta["currents_app_group_id"] != "ag-eu" {
 		t.Fatalf("send: %+v", send)
 	}
 	var call map[string]any
