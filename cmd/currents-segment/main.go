@@ -27,5 +27,6 @@ func main() {
 		service.CLIOptSetProductName("currents-segment"),
 		service.CLIOptSetVersion(Version, DateBuilt),
 		service.CLIOptSetDocumentationURL("https://github.com/currents-segment/currents-segment"),
+		service.CLIOptAddCommand(demoCommand()),
 	)
 }

@@ -9,8 +9,9 @@ import (
 	"testing"
 )
 
-// TestQuickstart runs the README's first command (with the built binary) and
-// checks that every sample event of an identified user comes out as a call.
+// TestQuickstart runs the README's first command (with the built binary): the
+// bundled sample through the quickstart pipeline into the local receiver. Every
+// sample event of an identified user must arrive as a call, once.
 func TestQuickstart(t *testing.T) {
 	root := repoRoot(t)
 	f, err := os.Open(filepath.Join(root, "testdata", "sample", "currents-http-batches.jsonl"))
@@ -46,14 +47,15 @@ func TestQuickstart(t *testing.T) {
 		t.Fatalf("the sample covers %d types, want the 48 with an HTTP shape", len(types))
 	}
 
-	r := run(t, root, nil, "run", "config-examples/quickstart.yaml")
-	if r.code != 0 || strings.Contains(r.stderr, "dead_letter_reason") {
+	r := run(t, root, nil, "demo", "--all")
+	if r.code != 0 || strings.Contains(r.stderr, `"reason"`) || !strings.Contains(r.stderr, "(0 duplicates)") {
 		t.Fatalf("quickstart: exit %d\n%s", r.code, r.stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(lines) != len(want) {
-		t.Fatalf("%d calls printed, want %d", len(lines), len(want))
+		t.Fatalf("%d calls received, want %d", len(lines), len(want))
 	}
+	seen := map[string]bool{}
 	for _, line := range lines {
 		var call struct {
 			Type, Event, MessageID, UserID string
@@ -61,8 +63,9 @@ func TestQuickstart(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &call); err != nil {
 			t.Fatalf("not JSON: %s", line)
 		}
-		if call.Type != "track" || call.Event == "" || call.UserID == "" || !want[call.MessageID] {
+		if call.Type != "track" || call.Event == "" || call.UserID == "" || !want[call.MessageID] || seen[call.MessageID] {
 			t.Fatalf("unexpected call %s", line)
 		}
+		seen[call.MessageID] = true
 	}
 }
