@@ -217,9 +217,8 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 			}, func(l *service.Logger) {
 				l.Debugf("Flagged: %v", r.Err)
 			})
-			if len(results) > 1 {
-				m.SetBytes(r.Raw)
-			}
+			// The dead letter gets the event itself, not the batch it came in.
+			m.SetBytes(r.Raw)
 			m.SetError(r.Err)
 		}
 		if r.EventType != "" {

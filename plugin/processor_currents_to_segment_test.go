@@ -123,16 +123,17 @@ func TestCurrentsToSegmentStream(t *testing.T) {
 	configured := service.NewMessage([]byte(`{"id":"wh-1","user_id":"u5","external_user_id":"x5","time":1764334803}`))
 	configured.MetaSetMut("table", "users.messages.webhook.Send")
 	notJSON := service.NewMessage([]byte(`this is not json`))
+	loneBad := service.NewMessage([]byte(`{"events":[` + strings.Replace(evBad, "click-bad", "lone-bad", 1) + `]}`))
 
 	out, metrics := runProcessor(t, `
 currents_to_segment:
   event_type: ${! @table }
   event_names:
     users.messages.webhook.Send: Webhook Delivered
-`, []*service.Message{envelope, storage, configured, notJSON})
+`, []*service.Message{envelope, storage, configured, notJSON, loneBad})
 
-	if len(out) != 5 {
-		t.Fatalf("got %d messages, want 5 (send, bad click, card click, webhook, not JSON): %+v", len(out), out)
+	if len(out) != 6 {
+		t.Fatalf("got %d messages, want 6 (send, bad click, card click, webhook, not JSON, lone bad): %+v", len(out), out)
 	}
 	byID := map[string]received{}
 	for _, r := range out {
@@ -149,6 +150,9 @@ currents_to_segment:
 	bad := byID["click-bad"]
 	if bad.err == nil || !strings.Contains(bad.err.Error(), `field "time": expected a number of UNIX seconds, got string "later"`) || bad.body != evBad {
 		t.Fatalf("bad event must flow on, flagged, with its own JSON: %+v", bad)
+	}
+	if lone := byID["lone-bad"]; lone.err == nil || lone.body != strings.Replace(evBad, "click-bad", "lone-bad", 1) {
+		t.Fatalf("a batch of one bad event must dead-letter the event, not the batch: %+v", lone)
 	}
 	card := byID["st-1"]
 	if card.err != nil || card.meta["segment_event"] != "Content Card Clicked" || !strings.Contains(card.body, `"card_id":"cc-1"`) || !strings.Contains(card.body, `"device":{"model":"iPhone15,2","type":"ios"}`) {
@@ -170,7 +174,7 @@ currents_to_segment:
 		{[]string{"users.messages.contentcard.Click"}, "currents_events_mapped", 1},
 		{[]string{"users.messages.webhook.Send"}, "currents_events_mapped", 1},
 		{[]string{"users.messages.email.Open", "no_external_user_id"}, "currents_events_skipped", 1},
-		{[]string{"users.messages.email.Click", "invalid_field"}, "currents_events_failed", 1},
+		{[]string{"users.messages.email.Click", "invalid_field"}, "currents_events_failed", 2},
 		{[]string{"none", "invalid_json"}, "currents_events_failed", 1},
 	} {
 		if got := metrics.Get(c.name, c.labels...); got != c.want {

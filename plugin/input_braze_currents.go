@@ -1,0 +1,400 @@
+package plugin
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/currents-segment/currents-segment/brazehttp"
+)
+
+const (
+	bciFieldAddress              = "address"
+	bciFieldPath                 = "path"
+	bciFieldBearerToken          = "bearer_token"
+	bciFieldAllowUnauthenticated = "allow_unauthenticated"
+	bciFieldCertFile             = "cert_file"
+	bciFieldKeyFile              = "key_file"
+	bciFieldMaxBodyBytes         = "max_body_bytes"
+	bciFieldMaxInFlightRequests  = "max_in_flight_requests"
+	bciFieldAckTimeout           = "ack_timeout"
+	bciFieldQueueTimeout         = "queue_timeout"
+	bciFieldRetryAfter           = "retry_after"
+	bciFieldReadHeaderTimeout    = "read_header_timeout"
+	bciFieldReadTimeout          = "read_timeout"
+	bciFieldWriteTimeout         = "write_timeout"
+	bciFieldIdleTimeout          = "idle_timeout"
+	bciFieldShutdownTimeout      = "shutdown_timeout"
+
+	// bciDefaultAddress is not Benthos's own 0.0.0.0:4195 (metrics, /ready
+	// of the process), so both servers run side by side by default.
+	bciDefaultAddress = "0.0.0.0:8080"
+)
+
+// Metadata keys set on every message the input emits.
+const (
+	metaBrazeRequestID  = "braze_request_id"
+	metaBrazeRemoteAddr = "braze_remote_addr"
+	metaBrazeVersion    = "braze_currents_version"
+	metaBrazeEventCount = "braze_event_count"
+)
+
+func brazeCurrentsInputSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Beta().
+		Categories("Network", "Integration").
+		Version("0.1.0").
+		Summary("Receives the event batches Braze's custom HTTP Currents connector posts, and answers Braze only once every event of a batch was delivered downstream.").
+		Description(`
+Braze POSTs `+"`{\"events\":[...]}`"+` bodies (about 100 events each, gzip-encoded or not) with `+"`Authorization: Bearer <token>`"+` and `+"`Braze-Currents-Version: 1`"+`. Each request becomes ONE message holding the envelope, to be split into one message per event by the `+"`currents_to_segment`"+` processor. Benthos acknowledges the input only once every message derived from it was acknowledged by the output, and only then does Braze get its 200: a crash, an outage or a nack makes Braze retry the batch rather than lose it. Retried events carry the same Currents `+"`id`"+`, which becomes the Segment `+"`messageId`"+`, so Segment drops the duplicates. With a `+"`buffer`"+`, Benthos acknowledges once the message is in the buffer, so the 200 means "stored": use a buffer that survives a crash, never `+"`memory`"+`, with this input.
+
+### Answers and Braze's retry policy
+
+| status | when | what Braze does |
+|---|---|---|
+| 200 | every event of the request was delivered (or deliberately skipped) downstream | done |
+| 503 + `+"`Retry-After`"+` | the pipeline nacked the message, did not deliver it within `+"`ack_timeout`"+`, did not take it within `+"`queue_timeout`"+`, or the input is starting or shutting down | backs off and retries (for up to 24 h) |
+| 429 + `+"`Retry-After`"+` | more than `+"`max_in_flight_requests`"+` requests at once | backs off and retries |
+| 401 | missing or wrong bearer token (answered before the body is read) | retries for up to 48 h, then drops |
+| 413 | the body, as sent or gzip-decoded, exceeds `+"`max_body_bytes`"+` | splits the batch |
+| 400 | the body is not a Currents envelope (not JSON, not an object, no `+"`events`"+` array); the JSON answer says what was expected | splits the batch, drops events refused again |
+| 405 / 404 / 415 | not a POST / another path / a `+"`Content-Encoding`"+` other than gzip | (Braze never sends these) |
+
+A malformed event inside a good envelope does not fail the request: it flows on, and `+"`currents_to_segment`"+` flags it for a dead-letter output.
+
+Every response carries an `+"`X-Request-Id`"+` header, also set on the message as metadata with `+"`braze_remote_addr`"+`, `+"`braze_currents_version`"+` and `+"`braze_event_count`"+`.
+
+`+"`GET /ready`"+` on the same server answers 200 while the input takes requests and 503 while it starts or shuts down, for a load balancer's health check. On shutdown the input stops taking requests (503), waits for the requests already in the pipeline to be delivered, and answers 503 to any that were not: a request is never answered 2xx unless delivered.
+
+Metrics: `+"`braze_currents_requests`"+` (label `+"`status`"+`: the HTTP status, or `+"`client_closed`"+`), `+"`braze_currents_events_received`"+`, `+"`braze_currents_request_latency_ns`"+`, `+"`braze_currents_requests_in_flight`"+`. Authentication failures and undelivered requests are logged at WARN at most once a minute each; the token and the `+"`Authorization`"+` header are never logged.`).
+		Fields(
+			service.NewStringField(bciFieldAddress).
+				Description("The address to listen on, as `host:port`. The default listens on every interface on port 8080, so Braze can reach it (Benthos's own HTTP server keeps port 4195). Use port 0 for a free port; the address bound is logged at INFO.").
+				Examples("0.0.0.0:8443", "127.0.0.1:0").
+				Default(bciDefaultAddress),
+			service.NewStringField(bciFieldPath).
+				Description("The path Braze posts to: the path of the endpoint URL configured in Braze's custom Currents connector. Only this path is served, with `/ready` for health checks.").
+				Example("/currents").
+				Default("/"),
+			service.NewStringField(bciFieldBearerToken).
+				Description("The token Braze's connector sends as `Authorization: Bearer <token>`; requests without it get 401. It is compared in constant time and never logged. Required, unless `allow_unauthenticated` is true: a configuration with neither is refused, and so is one where it resolves to an empty string (an unset environment variable does not turn authentication off).").
+				Example("${BRAZE_CURRENTS_TOKEN}").
+				Secret().
+				Optional(),
+			service.NewBoolField(bciFieldAllowUnauthenticated).
+				Description("Accept requests without checking a bearer token. Only for a network where nothing but Braze can reach the endpoint, or for tests; it cannot be combined with `bearer_token`.").
+				Example(true).
+				Default(false),
+			service.NewStringField(bciFieldCertFile).
+				Description("A PEM certificate (chain) file: with `key_file`, the input serves HTTPS. Braze requires HTTPS endpoints, so without these terminate TLS in front of the input (a load balancer or a proxy).").
+				Example("/etc/tls/currents.crt").
+				Optional(),
+			service.NewStringField(bciFieldKeyFile).
+				Description("The PEM private key file of `cert_file`; both or neither must be set.").
+				Example("/etc/tls/currents.key").
+				Optional(),
+			service.NewIntField(bciFieldMaxBodyBytes).
+				Description("The largest request body accepted, in bytes, both as sent and after gzip decoding (so a compression bomb costs no memory). A larger request gets 413, and Braze splits the batch. Braze's batches of about 100 events are far smaller than the default of 10 MiB.").
+				Example(1048576).
+				Default(brazehttp.DefaultMaxBodyBytes),
+			service.NewIntField(bciFieldMaxInFlightRequests).
+				Description("How many requests may be read, queued or awaiting delivery at once; past it requests get 429 with `Retry-After`, which Braze retries. It bounds memory to about `max_in_flight_requests` × `max_body_bytes`, and throughput to about `max_in_flight_requests` × 100 events per delivery round trip.").
+				Example(16).
+				Default(brazehttp.DefaultMaxInFlight).
+				Advanced(),
+			service.NewDurationField(bciFieldAckTimeout).
+				Description("How long a request waits for every one of its events to be acknowledged downstream before Braze gets 503 (and retries). Keep it below Braze's own request timeout. Events delivered after it expired are delivered again by the retry and deduplicated by Segment on `messageId`.").
+				Example("1m").
+				Default("30s"),
+			service.NewDurationField(bciFieldQueueTimeout).
+				Description("How long a valid request waits for the pipeline to take it before Braze gets 503 with `Retry-After`. The pipeline stops taking messages when its outputs are saturated: this is the backpressure Braze sees.").
+				Example("2s").
+				Default("5s").
+				Advanced(),
+			service.NewDurationField(bciFieldRetryAfter).
+				Description("The `Retry-After` of 429 and 503 answers, in whole seconds (rounded up).").
+				Example("30s").
+				Default("5s").
+				Advanced(),
+			service.NewDurationField(bciFieldReadHeaderTimeout).
+				Description("How long a client may take to send the request headers.").
+				Example("5s").
+				Default("10s").
+				Advanced(),
+			service.NewDurationField(bciFieldReadTimeout).
+				Description("How long a client may take to send a whole request, headers and body.").
+				Example("1m").
+				Default("30s").
+				Advanced(),
+			service.NewDurationField(bciFieldWriteTimeout).
+				Description("How long a request may take from the end of its headers to the end of its answer: reading the body, waiting for the pipeline and for delivery. It must exceed `queue_timeout` + `ack_timeout`, so that an undelivered request is answered 503 rather than cut off.").
+				Example("2m").
+				Default("90s").
+				Advanced(),
+			service.NewDurationField(bciFieldIdleTimeout).
+				Description("How long a keep-alive connection may stay idle between requests.").
+				Example("2m").
+				Default("60s").
+				Advanced(),
+			service.NewDurationField(bciFieldShutdownTimeout).
+				Description("On shutdown, once Benthos has waited for the requests in the pipeline (its own `shutdown_timeout`), how long the input waits for their answers to be written before closing the connections.").
+				Example("5s").
+				Default("10s").
+				Advanced(),
+		).
+		// One rule: a later LintRule call replaces an earlier one.
+		LintRule(`
+let tls_half = (this.cert_file.or("") != "") != (this.key_file.or("") != "")
+let both_auth = this.exists("bearer_token") && (this.allow_unauthenticated.or(false) == true)
+let tls_msg = "cert_file and key_file must be set together"
+let auth_msg = "bearer_token and allow_unauthenticated: true cannot be combined"
+root = match {
+  $tls_half && $both_auth => [ $tls_msg, $auth_msg ],
+  $tls_half => [ $tls_msg ],
+  $both_auth => [ $auth_msg ],
+}
+`).
+		Example("Braze Currents to Segment", "Receives Braze's HTTP Currents batches and delivers each event to Segment; Braze gets its 200 once Segment accepted every event of the batch, and events that cannot be mapped go to a dead-letter file.", `
+input:
+  braze_currents:
+    address: 0.0.0.0:8080
+    path: /currents
+    bearer_token: ${BRAZE_CURRENTS_TOKEN}
+pipeline:
+  processors:
+    - currents_to_segment: {}
+output:
+  switch:
+    cases:
+      - check: errored()
+        output:
+          file:
+            path: ./dead-letter.jsonl
+            codec: lines
+      - output:
+          segment:
+            write_key: ${SEGMENT_WRITE_KEY}
+`)
+}
+
+func init() {
+	err := service.RegisterInput("braze_currents", brazeCurrentsInputSpec(),
+		func(conf *service.ParsedConfig, mgr *service.Resources) (service.Input, error) {
+			return newBrazeCurrentsInputFromParsed(conf, mgr)
+		})
+	if err != nil {
+		panic(err)
+	}
+}
+
+func newBrazeCurrentsInputFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (*brazeCurrentsInput, error) {
+	in := &brazeCurrentsInput{log: mgr.Logger()}
+	var err error
+	if in.address, err = conf.FieldString(bciFieldAddress); err != nil {
+		return nil, err
+	}
+	hc := brazehttp.Config{Logger: mgr.Logger()}
+	if hc.Path, err = conf.FieldString(bciFieldPath); err != nil {
+		return nil, err
+	}
+	if conf.Contains(bciFieldBearerToken) {
+		// The value is never quoted in an error.
+		if hc.Token, err = conf.FieldString(bciFieldBearerToken); err != nil {
+			return nil, errors.New("field bearer_token: expected a string")
+		}
+	}
+	if hc.AllowUnauthenticated, err = conf.FieldBool(bciFieldAllowUnauthenticated); err != nil {
+		return nil, err
+	}
+	switch {
+	case hc.Token == "" && !hc.AllowUnauthenticated:
+		if conf.Contains(bciFieldBearerToken) {
+			return nil, errors.New("field bearer_token is empty (is its environment variable set?): set it to the token Braze's Currents connector sends, or set allow_unauthenticated: true to accept requests without a token")
+		}
+		return nil, errors.New("no bearer_token: set bearer_token to the token Braze's Currents connector sends, or set allow_unauthenticated: true to accept requests without a token")
+	case hc.Token != "" && hc.AllowUnauthenticated:
+		return nil, errors.New("bearer_token and allow_unauthenticated: true cannot be combined: remove one")
+	}
+
+	certSet, keySet := conf.Contains(bciFieldCertFile), conf.Contains(bciFieldKeyFile)
+	if certSet != keySet {
+		return nil, errors.New("cert_file and key_file must be set together")
+	}
+	if certSet {
+		certFile, err := conf.FieldString(bciFieldCertFile)
+		if err != nil {
+			return nil, err
+		}
+		keyFile, err := conf.FieldString(bciFieldKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading cert_file and key_file: %w", err)
+		}
+		in.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	maxBody, err := conf.FieldInt(bciFieldMaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	if maxBody <= 0 {
+		return nil, fmt.Errorf("field %s must be positive, got %d", bciFieldMaxBodyBytes, maxBody)
+	}
+	hc.MaxBodyBytes = int64(maxBody)
+	if hc.MaxInFlight, err = conf.FieldInt(bciFieldMaxInFlightRequests); err != nil {
+		return nil, err
+	}
+	if hc.MaxInFlight <= 0 {
+		return nil, fmt.Errorf("field %s must be positive, got %d", bciFieldMaxInFlightRequests, hc.MaxInFlight)
+	}
+
+	durations := []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{bciFieldAckTimeout, &hc.AckTimeout},
+		{bciFieldQueueTimeout, &hc.QueueTimeout},
+		{bciFieldRetryAfter, &hc.RetryAfter},
+		{bciFieldReadHeaderTimeout, &in.timeouts.ReadHeader},
+		{bciFieldReadTimeout, &in.timeouts.Read},
+		{bciFieldWriteTimeout, &in.timeouts.Write},
+		{bciFieldIdleTimeout, &in.timeouts.Idle},
+		{bciFieldShutdownTimeout, &in.shutdownTimeout},
+	}
+	for _, d := range durations {
+		if *d.dst, err = conf.FieldDuration(d.name); err != nil {
+			return nil, err
+		}
+		if *d.dst <= 0 {
+			return nil, fmt.Errorf("field %s must be a positive duration, got %s", d.name, *d.dst)
+		}
+	}
+	if in.timeouts.Write <= hc.QueueTimeout+hc.AckTimeout {
+		return nil, fmt.Errorf("field %s (%s) must exceed %s + %s (%s): otherwise an undelivered request is cut off instead of answered 503",
+			bciFieldWriteTimeout, in.timeouts.Write, bciFieldQueueTimeout, bciFieldAckTimeout, hc.QueueTimeout+hc.AckTimeout)
+	}
+
+	m := mgr.Metrics()
+	in.mRequests = m.NewCounter("braze_currents_requests", "status")
+	in.mEvents = m.NewCounter("braze_currents_events_received")
+	in.mLatency = m.NewTimer("braze_currents_request_latency_ns")
+	in.mInFlight = m.NewGauge("braze_currents_requests_in_flight")
+	hc.Observer = in
+
+	if in.handler, err = brazehttp.New(hc); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// brazeCurrentsInput adapts brazehttp to Benthos: Connect listens, Read
+// hands over one request at a time, and the ack func resolves the request,
+// which then gets its answer.
+type brazeCurrentsInput struct {
+	address         string
+	tls             *tls.Config
+	timeouts        brazehttp.Timeouts
+	shutdownTimeout time.Duration
+	handler         *brazehttp.Handler
+	log             *service.Logger
+
+	mu       sync.Mutex
+	server   *brazehttp.Server
+	shutOnce sync.Once
+
+	mRequests, mEvents *service.MetricCounter
+	mLatency           *service.MetricTimer
+	mInFlight          *service.MetricGauge
+}
+
+// Answered implements brazehttp.Observer.
+func (in *brazeCurrentsInput) Answered(status string, latency time.Duration) {
+	in.mRequests.Incr(1, status)
+	in.mLatency.Timing(latency.Nanoseconds())
+}
+
+// Received implements brazehttp.Observer.
+func (in *brazeCurrentsInput) Received(events int) { in.mEvents.Incr(int64(events)) }
+
+// InFlight implements brazehttp.Observer.
+func (in *brazeCurrentsInput) InFlight(n int) { in.mInFlight.Set(int64(n)) }
+
+func (in *brazeCurrentsInput) Connect(ctx context.Context) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.server != nil {
+		return nil
+	}
+	srv, err := brazehttp.Listen(in.address, in.handler, in.timeouts, in.tls, in.log)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", in.address, err)
+	}
+	in.server = srv
+	in.handler.SetReady()
+	auth := "bearer token required"
+	if in.handler.Unauthenticated() {
+		auth = "NO AUTHENTICATION (allow_unauthenticated)"
+	}
+	in.log.Infof("Receiving Braze Currents batches on %s (%s; readiness on %s)", srv.URL(), auth, brazehttp.ReadyPath)
+	return nil
+}
+
+// Addr returns the address listened on, "" before Connect.
+func (in *brazeCurrentsInput) Addr() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.server == nil {
+		return ""
+	}
+	return in.server.Addr().String()
+}
+
+func (in *brazeCurrentsInput) Read(ctx context.Context) (*service.Message, service.AckFunc, error) {
+	d, err := in.handler.Next(ctx)
+	if err != nil {
+		if errors.Is(err, brazehttp.ErrClosed) {
+			return nil, nil, service.ErrEndOfInput
+		}
+		// Benthos cancels Read's context only when it stops consuming from
+		// the input: take no more requests, let those in the pipeline finish.
+		in.handler.Drain()
+		return nil, nil, err
+	}
+	msg := service.NewMessage(d.Body)
+	msg.MetaSetMut(metaBrazeRequestID, d.RequestID)
+	msg.MetaSetMut(metaBrazeRemoteAddr, d.RemoteAddr)
+	if d.Version != "" {
+		msg.MetaSetMut(metaBrazeVersion, d.Version)
+	}
+	msg.MetaSetMut(metaBrazeEventCount, int64(d.Events))
+	return msg, func(ctx context.Context, err error) error {
+		d.Resolve(err)
+		return nil
+	}, nil
+}
+
+func (in *brazeCurrentsInput) Close(ctx context.Context) error {
+	var err error
+	in.shutOnce.Do(func() {
+		in.mu.Lock()
+		srv := in.server
+		in.mu.Unlock()
+		in.handler.Close()
+		if srv == nil {
+			return
+		}
+		sctx, cancel := context.WithTimeout(ctx, in.shutdownTimeout)
+		defer cancel()
+		err = srv.Shutdown(sctx)
+		in.log.Infof("Stopped receiving Braze Currents batches on %s", srv.URL())
+	})
+	return err
+}

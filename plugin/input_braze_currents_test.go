@@ -1,0 +1,1049 @@
+package plugin
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/currents-segment/currents-segment/segment/receiver"
+)
+
+// The token every test pipeline is configured with; it must never appear in
+// logs or errors.
+const brazeTestToken = "brz-T0KEN-4c1d-never-log-me"
+
+// ---------------------------------------------------------------- helpers
+
+// brazeLogBuffer is a goroutine-safe sink for a slog text handler.
+type brazeLogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *brazeLogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *brazeLogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *brazeLogBuffer) slog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// brazeGate is a test output: each message is recorded, then held until the
+// test releases it (nil acks, an error nacks) or opens the gate for all.
+type brazeGate struct {
+	seen    chan *service.Message
+	verdict chan error
+	open    chan struct{}
+	once    sync.Once
+}
+
+func newBrazeGate() *brazeGate {
+	return &brazeGate{seen: make(chan *service.Message, 1000), verdict: make(chan error), open: make(chan struct{})}
+}
+
+func (g *brazeGate) Connect(context.Context) error { return nil }
+func (g *brazeGate) Close(context.Context) error   { g.Open(); return nil }
+
+func (g *brazeGate) Write(ctx context.Context, msg *service.Message) error {
+	g.seen <- msg
+	select {
+	case <-g.open:
+		return nil
+	case err := <-g.verdict:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Open lets every message, held and future, through.
+func (g *brazeGate) Open() { g.once.Do(func() { close(g.open) }) }
+
+// next returns the next message the output saw, failing after 10s.
+func (g *brazeGate) next(t *testing.T) *service.Message {
+	t.Helper()
+	select {
+	case m := <-g.seen:
+		return m
+	case <-time.After(10 * time.Second):
+		t.Fatal("the output saw no message")
+		return nil
+	}
+}
+
+// brazeCollect is a test output that records every message and acks it.
+type brazeCollect struct {
+	mu   sync.Mutex
+	msgs []*service.Message
+}
+
+func (c *brazeCollect) Connect(context.Context) error { return nil }
+func (c *brazeCollect) Close(context.Context) error   { return nil }
+func (c *brazeCollect) Write(_ context.Context, m *service.Message) error {
+	c.mu.Lock()
+	c.msgs = append(c.msgs, m)
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *brazeCollect) all() []*service.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*service.Message(nil), c.msgs...)
+}
+
+// brazeHarness is a running pipeline braze_currents → currents_to_segment →
+// the given output.
+type brazeHarness struct {
+	t       *testing.T
+	url     string // where Braze posts
+	origin  string // http://host:port
+	logs    *brazeLogBuffer
+	metrics *captureMetrics
+	stream  *service.Stream
+	done    chan error
+	stopped bool
+}
+
+var brazeListenLine = regexp.MustCompile(`Receiving Braze Currents batches on (https?://[^ ]+) \(`)
+
+// startBraze runs a pipeline. inputExtra is YAML added under
+// braze_currents (one field per line); outputYAML is the output block;
+// register adds test components to the environment.
+func brazeStart(t *testing.T, inputExtra, outputYAML string, register func(env *service.Environment)) *brazeHarness {
+	t.Helper()
+	env := service.NewEnvironment()
+	metrics := newCaptureMetrics()
+	if err := metrics.register(env); err != nil {
+		t.Fatal(err)
+	}
+	if register != nil {
+		register(env)
+	}
+	input := "    address: 127.0.0.1:0\n"
+	if !strings.Contains(inputExtra, "bearer_token") && !strings.Contains(inputExtra, "allow_unauthenticated") {
+		input += "    bearer_token: " + brazeTestToken + "\n"
+	}
+	for _, line := range strings.Split(strings.TrimSpace(inputExtra), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			input += "    " + line + "\n"
+		}
+	}
+	b := env.NewStreamBuilder()
+	conf := "input:\n  braze_currents:\n" + input + `
+pipeline:
+  processors:
+    - currents_to_segment: {}
+output:
+` + brazeIndent(strings.TrimSpace(outputYAML), "  ") + `
+metrics:
+  capture: {}
+`
+	if err := b.SetYAML(conf); err != nil {
+		t.Fatalf("config:\n%s\n%v", conf, err)
+	}
+	logs := &brazeLogBuffer{}
+	b.SetLogger(logs.slog())
+	stream, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &brazeHarness{t: t, logs: logs, metrics: metrics, stream: stream, done: make(chan error, 1)}
+	go func() { h.done <- stream.Run(context.Background()) }()
+	t.Cleanup(func() { h.stop(5 * time.Second) })
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := brazeListenLine.FindStringSubmatch(logs.String()); m != nil {
+			h.url = m[1]
+			h.origin = h.url[:strings.Index(h.url[len("https://"):], "/")+len("https://")]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the input never logged its address:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The input is ready once Benthos reads from it.
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	for time.Now().Before(deadline) {
+		if resp, err := client.Get(h.origin + "/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return h
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the input never became ready")
+	return nil
+}
+
+func brazeIndent(s, prefix string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (h *brazeHarness) stop(within time.Duration) {
+	if h.stopped {
+		return
+	}
+	h.stopped = true
+	_ = h.stream.StopWithin(within)
+	select {
+	case <-h.done:
+	case <-time.After(within + 5*time.Second):
+		h.t.Error("the stream did not stop")
+	}
+}
+
+type brazeAnswer struct {
+	status int
+	header http.Header
+	body   string
+	err    error
+}
+
+func (a brazeAnswer) String() string {
+	if a.err != nil {
+		return "error: " + a.err.Error()
+	}
+	return fmt.Sprintf("%d %s", a.status, strings.TrimSpace(a.body))
+}
+
+// post sends body the way Braze does; token "" sends no Authorization.
+func (h *brazeHarness) post(token string, body []byte, gz bool) brazeAnswer {
+	return brazePost(h.url, token, body, gz, nil)
+}
+
+func brazePost(url, token string, body []byte, gz bool, hdr map[string]string) brazeAnswer {
+	if gz {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		_, _ = zw.Write(body)
+		_ = zw.Close()
+		body = buf.Bytes()
+	}
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return brazeAnswer{err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Braze-Currents-Version", "1")
+	if gz {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	return brazeDo(req)
+}
+
+func brazeDo(req *http.Request) brazeAnswer {
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return brazeAnswer{err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return brazeAnswer{status: resp.StatusCode, header: resp.Header, body: string(b), err: err}
+}
+
+// postAsync posts in the background; the answer arrives on the channel.
+func (h *brazeHarness) postAsync(body []byte) <-chan brazeAnswer {
+	ch := make(chan brazeAnswer, 1)
+	go func() { ch <- h.post(brazeTestToken, body, false) }()
+	return ch
+}
+
+// brazeEvent is a valid HTTP-shape email Send event of an identified user.
+func brazeEvent(id string) string {
+	return fmt.Sprintf(`{"event_type":"users.messages.email.Send","id":%q,"time":1764334800,`+
+		`"user":{"user_id":"u-%s","external_user_id":"ext-%s","timezone":"Europe/Paris"},`+
+		`"properties":{"campaign_id":"camp-1","campaign_name":"Welcome","dispatch_id":"disp-1","email_address":"a@example.com"}}`, id, id, id)
+}
+
+func brazeEnvelope(events ...string) []byte {
+	return []byte(`{"events":[` + strings.Join(events, ",") + `]}`)
+}
+
+func brazeEnvelopeOf(ids ...string) []byte {
+	var evs []string
+	for _, id := range ids {
+		evs = append(evs, brazeEvent(id))
+	}
+	return brazeEnvelope(evs...)
+}
+
+func brazeMessageID(t *testing.T, m *service.Message) string {
+	t.Helper()
+	b, err := m.AsBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var call struct {
+		MessageID string `json:"messageId"`
+	}
+	if err := json.Unmarshal(b, &call); err != nil {
+		t.Fatalf("not a track call: %s", b)
+	}
+	return call.MessageID
+}
+
+// noAnswerYet fails if the request was already answered: a negative check,
+// given time for a wrong early answer to show up.
+func brazeNoAnswerYet(t *testing.T, ch <-chan brazeAnswer, what string) {
+	t.Helper()
+	select {
+	case a := <-ch:
+		t.Fatalf("%s: answered %s", what, a)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+func brazeAwaitAnswer(t *testing.T, ch <-chan brazeAnswer) brazeAnswer {
+	t.Helper()
+	select {
+	case a := <-ch:
+		return a
+	case <-time.After(20 * time.Second):
+		t.Fatal("no answer")
+		return brazeAnswer{}
+	}
+}
+
+func brazeGateOutput(g *brazeGate) func(env *service.Environment) { return brazeGateOutputN(g, 16) }
+
+// gateOutputN registers g as the output braze_gate, with maxInFlight
+// messages written at once.
+func brazeGateOutputN(g *brazeGate, maxInFlight int) func(env *service.Environment) {
+	return func(env *service.Environment) {
+		if err := env.RegisterOutput("braze_gate", service.NewConfigSpec(),
+			func(*service.ParsedConfig, *service.Resources) (service.Output, int, error) {
+				return g, maxInFlight, nil
+			}); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// ---------------------------------------------------------------- config
+
+func TestBrazeCurrentsInputConfig(t *testing.T) {
+	parse := func(yaml string) (*brazeCurrentsInput, error) {
+		conf, err := brazeCurrentsInputSpec().ParseYAML(yaml, nil)
+		if err != nil {
+			return nil, err
+		}
+		return newBrazeCurrentsInputFromParsed(conf, service.MockResources())
+	}
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"no token", `address: 127.0.0.1:0`, "no bearer_token: set bearer_token to the token Braze's Currents connector sends, or set allow_unauthenticated: true"},
+		{"empty token (unset env var)", `bearer_token: ""`, "field bearer_token is empty (is its environment variable set?)"},
+		{"explicitly not unauthenticated", "allow_unauthenticated: false", "no bearer_token"},
+		{"token and unauthenticated", "bearer_token: " + brazeTestToken + "\nallow_unauthenticated: true", "cannot be combined"},
+		{"cert without key", "bearer_token: x\ncert_file: /nope.crt", "cert_file and key_file must be set together"},
+		{"missing cert files", "bearer_token: x\ncert_file: /nope.crt\nkey_file: /nope.key", "loading cert_file and key_file"},
+		{"readiness path", "bearer_token: x\npath: /ready", "readiness endpoint"},
+		{"relative path", "bearer_token: x\npath: currents", "must start with /"},
+		{"write timeout too short", "bearer_token: x\nack_timeout: 30s\nqueue_timeout: 5s\nwrite_timeout: 20s", "write_timeout (20s) must exceed queue_timeout + ack_timeout (35s)"},
+		{"zero body limit", "bearer_token: x\nmax_body_bytes: 0", "max_body_bytes must be positive"},
+		{"zero in flight", "bearer_token: x\nmax_in_flight_requests: 0", "max_in_flight_requests must be positive"},
+		{"zero ack timeout", "bearer_token: x\nack_timeout: 0s", "ack_timeout must be a positive duration"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse(tc.yaml)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), brazeTestToken) {
+				t.Fatalf("the token leaks into the error: %v", err)
+			}
+		})
+	}
+
+	in, err := parse("bearer_token: " + brazeTestToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.address != bciDefaultAddress || in.handler.Path() != "/" || in.handler.Unauthenticated() {
+		t.Fatalf("defaults: %+v", in)
+	}
+	if in, err = parse("allow_unauthenticated: true\npath: /currents"); err != nil || !in.handler.Unauthenticated() || in.handler.Path() != "/currents" {
+		t.Fatalf("allow_unauthenticated: %v", err)
+	}
+
+	// The field is a secret: echo and debug output scrub it.
+	env := service.NewEnvironment()
+	b := env.NewStreamBuilder()
+	if err := b.SetYAML("input:\n  braze_currents:\n    bearer_token: " + brazeTestToken + "\noutput:\n  drop: {}\n"); err != nil {
+		t.Fatal(err)
+	}
+	echoed, err := b.AsYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(echoed, brazeTestToken) {
+		t.Fatalf("echoed config shows the token:\n%s", echoed)
+	}
+
+	// Lint catches the same mistakes a YAML author makes.
+	for yaml, want := range map[string]string{
+		"input:\n  braze_currents:\n    bearer_token: x\n    cert_file: a.crt\noutput:\n  drop: {}\n":            "cert_file and key_file",
+		"input:\n  braze_currents:\n    bearer_token: x\n    allow_unauthenticated: true\noutput:\n  drop: {}\n": "cannot be combined",
+	} {
+		err := env.NewStreamBuilder().SetYAML(yaml)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("lint of\n%s\n= %v, want %q", yaml, err, want)
+		}
+	}
+}
+
+// ---------------------------------------------------------------- behaviour
+
+// The answer waits until every event of the request is acked downstream:
+// two events are dropped (acked at once) by a switch case, the third is held
+// by the gate; the client gets nothing until the gate releases it.
+func TestBrazeCurrentsAnswersOnlyAfterEveryEventIsAcked(t *testing.T) {
+	g := newBrazeGate()
+	h := brazeStart(t, "", `
+switch:
+  cases:
+    - check: '@currents_event_id != "held"'
+      output:
+        drop: {}
+    - output:
+        braze_gate: {}
+`, brazeGateOutput(g))
+
+	answer := h.postAsync(brazeEnvelopeOf("fast-1", "held", "fast-2"))
+	held := g.next(t)
+	if id := brazeMessageID(t, held); id != "held" {
+		t.Fatalf("gate saw %s", id)
+	}
+	brazeNoAnswerYet(t, answer, "two of three events acked")
+
+	// The metadata of the request travels with every derived message.
+	reqID, _ := held.MetaGet(metaBrazeRequestID)
+	remote, _ := held.MetaGet(metaBrazeRemoteAddr)
+	version, _ := held.MetaGet(metaBrazeVersion)
+	count, _ := held.MetaGetMut(metaBrazeEventCount)
+	if len(reqID) != 36 || !strings.HasPrefix(remote, "127.0.0.1:") || version != "1" || count != int64(3) {
+		t.Fatalf("metadata: id %q remote %q version %q count %v", reqID, remote, version, count)
+	}
+
+	g.Open()
+	a := brazeAwaitAnswer(t, answer)
+	if a.status != http.StatusOK || a.header.Get("X-Request-Id") != reqID {
+		t.Fatalf("answer %s, X-Request-Id %q, want 200 and %q", a, a.header.Get("X-Request-Id"), reqID)
+	}
+	var body struct {
+		Status string `json:"status"`
+		Events int    `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(a.body), &body); err != nil || body.Events != 3 {
+		t.Fatalf("body %s", a.body)
+	}
+	if h.metrics.Get("braze_currents_requests", "200") != 1 || h.metrics.Get("braze_currents_events_received") != 3 ||
+		h.metrics.Get("braze_currents_request_latency_ns") != 1 {
+		t.Fatalf("metrics: %v", h.metrics.keys())
+	}
+	if !strings.Contains(h.logs.String(), "level=INFO") || !strings.Contains(h.logs.String(), h.url) {
+		t.Fatal("the start must be logged at INFO with the URL")
+	}
+}
+
+// A nacked message and a message not acked within ack_timeout both get a
+// 503 with Retry-After, never a 2xx.
+func TestBrazeCurrentsNackAndAckTimeoutAnswer503(t *testing.T) {
+	g := newBrazeGate()
+	h := brazeStart(t, "ack_timeout: 500ms\nretry_after: 7s", "braze_gate: {}", brazeGateOutput(g))
+	defer g.Open()
+
+	answer := h.postAsync(brazeEnvelopeOf("n-1"))
+	g.next(t)
+	g.verdict <- fmt.Errorf("downstream is down")
+	a := brazeAwaitAnswer(t, answer)
+	if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") != "7" || !strings.Contains(a.body, "downstream is down") {
+		t.Fatalf("nack: %s (Retry-After %q)", a, a.header.Get("Retry-After"))
+	}
+
+	answer = h.postAsync(brazeEnvelopeOf("t-1"))
+	g.next(t) // held, never released
+	a = brazeAwaitAnswer(t, answer)
+	if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") != "7" || !strings.Contains(a.body, "not delivered within 500ms") {
+		t.Fatalf("ack timeout: %s", a)
+	}
+	if h.metrics.Get("braze_currents_requests", "503") != 2 {
+		t.Fatalf("metrics: %v", h.metrics.keys())
+	}
+	if !strings.Contains(h.logs.String(), "level=WARN") {
+		t.Fatal("an undelivered request must be logged at WARN")
+	}
+}
+
+// A wrong or missing token gets 401 before the body is read: the output
+// sees nothing, and the answer arrives while the client is still sending.
+func TestBrazeCurrentsRefusesBadTokensBeforeReadingTheBody(t *testing.T) {
+	g := newBrazeGate()
+	h := brazeStart(t, "", "braze_gate: {}", brazeGateOutput(g))
+	body := brazeEnvelopeOf("a-1")
+
+	for name, hdr := range map[string]string{
+		"missing":      "",
+		"wrong":        "Bearer not-the-token",
+		"prefix":       "Bearer " + brazeTestToken[:10],
+		"longer":       "Bearer " + brazeTestToken + "x",
+		"basic scheme": "Basic " + brazeTestToken,
+		"bare token":   brazeTestToken,
+	} {
+		req, _ := http.NewRequest(http.MethodPost, h.url, bytes.NewReader(body))
+		if hdr != "" {
+			req.Header.Set("Authorization", hdr)
+		}
+		a := brazeDo(req)
+		if a.status != http.StatusUnauthorized || a.header.Get("WWW-Authenticate") == "" || a.header.Get("X-Request-Id") == "" {
+			t.Errorf("%s token: %s", name, a)
+		}
+		if strings.Contains(a.body, brazeTestToken) {
+			t.Errorf("%s token: the answer quotes the token", name)
+		}
+	}
+
+	// A body that never ends: the 401 must come without reading it.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() { _, _ = pw.Write([]byte(`{"events":[`)) }()
+	req, _ := http.NewRequest(http.MethodPost, h.url, pr)
+	req.Header.Set("Authorization", "Bearer wrong")
+	if a := brazeDo(req); a.status != http.StatusUnauthorized {
+		t.Fatalf("unending body: %s", a)
+	}
+
+	// The right token still works, and it is the only message the output saw.
+	answer := h.postAsync(body)
+	if id := brazeMessageID(t, g.next(t)); id != "a-1" {
+		t.Fatalf("output saw %s", id)
+	}
+	g.Open()
+	if a := brazeAwaitAnswer(t, answer); a.status != http.StatusOK {
+		t.Fatalf("right token: %s", a)
+	}
+	select {
+	case m := <-g.seen:
+		t.Fatalf("the output saw an unauthenticated message: %s", brazeMessageID(t, m))
+	default:
+	}
+	if got := h.metrics.Get("braze_currents_requests", "401"); got != 7 {
+		t.Fatalf("401s counted: %v", got)
+	}
+	h.stop(5 * time.Second)
+
+	logs := h.logs.String()
+	if strings.Contains(logs, brazeTestToken) || strings.Contains(logs, brazeTestToken[:10]) || strings.Contains(strings.ToLower(logs), "authorization: ") {
+		t.Fatalf("the token or the Authorization header is in the logs:\n%s", logs)
+	}
+	if n := strings.Count(logs, "with 401"); n != 7 || strings.Count(logs, "level=WARN msg=\"Refused") != 1 {
+		t.Fatalf("auth failures: %d logged, want 7, the first at WARN and the rest at DEBUG:\n%s", n, logs)
+	}
+}
+
+func TestBrazeCurrentsGzipBody(t *testing.T) {
+	col := &brazeCollect{}
+	h := brazeStart(t, "", "braze_collect: {}", func(env *service.Environment) {
+		_ = env.RegisterOutput("braze_collect", service.NewConfigSpec(),
+			func(*service.ParsedConfig, *service.Resources) (service.Output, int, error) { return col, 1, nil })
+	})
+	var ids []string
+	for i := range 100 {
+		ids = append(ids, fmt.Sprintf("gz-%03d", i))
+	}
+	if a := h.post(brazeTestToken, brazeEnvelopeOf(ids...), true); a.status != http.StatusOK {
+		t.Fatalf("gzip: %s", a)
+	}
+	got := col.all()
+	if len(got) != 100 {
+		t.Fatalf("%d events delivered", len(got))
+	}
+	for i, m := range got {
+		if id := brazeMessageID(t, m); id != ids[i] {
+			t.Fatalf("event %d: %s, want %s (in order)", i, id, ids[i])
+		}
+	}
+
+	// Content-Encoding gzip with a body that is not gzip: 400.
+	req, _ := http.NewRequest(http.MethodPost, h.url, bytes.NewReader(brazeEnvelopeOf("x")))
+	req.Header.Set("Authorization", "Bearer "+brazeTestToken)
+	req.Header.Set("Content-Encoding", "gzip")
+	if a := brazeDo(req); a.status != http.StatusBadRequest || !strings.Contains(a.body, "not valid gzip") {
+		t.Fatalf("broken gzip: %s", a)
+	}
+	req, _ = http.NewRequest(http.MethodPost, h.url, bytes.NewReader(brazeEnvelopeOf("x")))
+	req.Header.Set("Authorization", "Bearer "+brazeTestToken)
+	req.Header.Set("Content-Encoding", "br")
+	if a := brazeDo(req); a.status != http.StatusUnsupportedMediaType {
+		t.Fatalf("brotli: %s", a)
+	}
+	if len(col.all()) != 100 {
+		t.Fatal("a refused request reached the output")
+	}
+}
+
+// Past max_body_bytes, as sent or once decompressed: 413, nothing emitted.
+func TestBrazeCurrentsOversizeBody(t *testing.T) {
+	g := newBrazeGate()
+	h := brazeStart(t, "max_body_bytes: 4096", "braze_gate: {}", brazeGateOutput(g))
+	var ids []string
+	for i := range 40 {
+		ids = append(ids, fmt.Sprintf("big-%03d", i))
+	}
+	big := brazeEnvelopeOf(ids...) // about 12 KB, compresses far below 4 KiB
+	if a := h.post(brazeTestToken, big, false); a.status != http.StatusRequestEntityTooLarge || !strings.Contains(a.body, "4096") {
+		t.Fatalf("plain: %s", a)
+	}
+	// Chunked, so no Content-Length gives it away.
+	req, _ := http.NewRequest(http.MethodPost, h.url, io.MultiReader(bytes.NewReader(big)))
+	req.Header.Set("Authorization", "Bearer "+brazeTestToken)
+	if a := brazeDo(req); a.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("chunked: %s", a)
+	}
+	// A gzip bomb: small on the wire, large once decoded.
+	bomb := append([]byte(`{"events":[],"pad":"`), bytes.Repeat([]byte("a"), 1<<20)...)
+	bomb = append(bomb, `"}`...)
+	if a := h.post(brazeTestToken, bomb, true); a.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("gzip bomb: %s", a)
+	}
+	select {
+	case <-g.seen:
+		t.Fatal("an oversize request reached the output")
+	default:
+	}
+	if h.metrics.Get("braze_currents_requests", "413") != 3 {
+		t.Fatalf("metrics: %v", h.metrics.keys())
+	}
+}
+
+// 400 only for a body that is not a Currents envelope; the answer says
+// what was expected. Other methods and paths get 405 and 404.
+func TestBrazeCurrentsRefusesWhatIsNotAnEnvelope(t *testing.T) {
+	g := newBrazeGate()
+	h := brazeStart(t, "path: /currents", "braze_gate: {}", brazeGateOutput(g))
+	for name, body := range map[string]string{
+		"not JSON":          `events: [1, 2]`,
+		"empty":             ``,
+		"cut short":         `{"events":[{"id":"x"}`,
+		"array":             `[` + brazeEvent("arr") + `]`,
+		"string":            `"events"`,
+		"no events":         `{"event":[]}`,
+		"events not array":  `{"events":{"id":"x"}}`,
+		"events null":       `{"events":null}`,
+		"trailing data":     `{"events":[]} {"events":[]}`,
+		"bad JSON in event": `{"events":[{"id": }]}`,
+	} {
+		a := h.post(brazeTestToken, []byte(body), false)
+		var answer map[string]string
+		_ = json.Unmarshal([]byte(a.body), &answer)
+		if a.status != http.StatusBadRequest || !strings.Contains(answer["error"], "not a Braze Currents envelope") ||
+			!strings.Contains(answer["expected"], `"events"`) || answer["request_id"] != a.header.Get("X-Request-Id") {
+			t.Errorf("%s: %s", name, a)
+		}
+	}
+	if a := h.post(brazeTestToken, []byte(`{"events":[]}`), false); a.status != http.StatusOK {
+		t.Errorf("empty envelope: %s", a)
+	}
+	req, _ := http.NewRequest(http.MethodGet, h.url, nil)
+	req.Header.Set("Authorization", "Bearer "+brazeTestToken)
+	if a := brazeDo(req); a.status != http.StatusMethodNotAllowed || a.header.Get("Allow") != "POST" {
+		t.Errorf("GET: %s", a)
+	}
+	if a := brazePost(h.origin+"/other", brazeTestToken, brazeEnvelopeOf("p"), false, nil); a.status != http.StatusNotFound {
+		t.Errorf("other path: %s", a)
+	}
+	select {
+	case <-g.seen:
+		t.Fatal("a refused request reached the output")
+	default:
+	}
+}
+
+// A malformed event inside a good envelope does not fail the request: the
+// good events are delivered, the bad one reaches the dead-letter branch, and
+// Braze gets 200 once both are acked.
+func TestBrazeCurrentsMalformedEventGoesToDeadLetter(t *testing.T) {
+	good, dead := &brazeCollect{}, &brazeCollect{}
+	h := brazeStart(t, "", `
+switch:
+  cases:
+    - check: errored()
+      output:
+        braze_dead: {}
+    - output:
+        braze_good: {}
+`, func(env *service.Environment) {
+		for name, c := range map[string]*brazeCollect{"braze_good": good, "braze_dead": dead} {
+			_ = env.RegisterOutput(name, service.NewConfigSpec(),
+				func(*service.ParsedConfig, *service.Resources) (service.Output, int, error) { return c, 1, nil })
+		}
+	})
+	bad := `{"event_type":"users.messages.email.Send","id":"bad-1","time":"later","user":{"user_id":"u","external_user_id":"e"}}`
+	a := h.post(brazeTestToken, brazeEnvelope(brazeEvent("ok-1"), bad, `"not an event"`, brazeEvent("ok-2")), false)
+	if a.status != http.StatusOK {
+		t.Fatalf("answer %s", a)
+	}
+	var goodIDs []string
+	for _, m := range good.all() {
+		goodIDs = append(goodIDs, brazeMessageID(t, m))
+	}
+	if strings.Join(goodIDs, ",") != "ok-1,ok-2" {
+		t.Fatalf("delivered %v", goodIDs)
+	}
+	deadMsgs := dead.all()
+	if len(deadMsgs) != 2 {
+		t.Fatalf("%d dead letters, want 2", len(deadMsgs))
+	}
+	raw, _ := deadMsgs[0].AsBytes()
+	if string(raw) != bad || deadMsgs[0].GetError() == nil || !strings.Contains(deadMsgs[0].GetError().Error(), `field "time"`) {
+		t.Fatalf("dead letter %s: %v", raw, deadMsgs[0].GetError())
+	}
+	if id, _ := deadMsgs[0].MetaGet(metaBrazeRequestID); id != a.header.Get("X-Request-Id") {
+		t.Fatal("the dead letter must carry the request id")
+	}
+}
+
+// Downstream failing: the segment output against a receiver in a 503 outage
+// nacks, so Braze gets 503; Braze's retry after the outage is delivered,
+// once per messageId. A delivery slower than ack_timeout is answered 503
+// too, and its retry is deduplicated by the receiver.
+func TestBrazeCurrentsDownstreamFailureRetryDeliversOncePerMessageID(t *testing.T) {
+	rc, err := receiver.Start("127.0.0.1:0", receiver.Config{WriteKeys: []string{"seg-key"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rc.Close() })
+	h := brazeStart(t, "ack_timeout: 2s", `
+segment:
+  write_key: seg-key
+  endpoint: `+rc.URL()+`
+  max_retry_duration: 300ms
+  timeout: 5s
+  backoff: { initial_interval: 20ms, max_interval: 50ms }
+  batching: { count: 100, period: 20ms }
+`, nil)
+
+	body := brazeEnvelopeOf("d-1", "d-2", "d-3")
+	rc.SetFault(receiver.Fault{Status: 503})
+	a := h.post(brazeTestToken, body, true)
+	if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" {
+		t.Fatalf("during the outage: %s", a)
+	}
+	if rc.Count() != 0 {
+		t.Fatalf("receiver accepted %d during the outage", rc.Count())
+	}
+	rc.ClearFault()
+	if a := h.post(brazeTestToken, body, true); a.status != http.StatusOK {
+		t.Fatalf("retry after the outage: %s", a)
+	}
+	if got := strings.Join(rc.MessageIDs(), ","); got != "d-1,d-2,d-3" {
+		t.Fatalf("receiver has %s", got)
+	}
+
+	// Slower than ack_timeout: 503, but the first attempt lands later; the
+	// retry is answered 200 and the receiver keeps one copy of each.
+	body = brazeEnvelopeOf("s-1", "s-2")
+	rc.QueueFaults(receiver.Fault{Delay: 3 * time.Second})
+	if a := h.post(brazeTestToken, body, false); a.status != http.StatusServiceUnavailable {
+		t.Fatalf("slow delivery: %s", a)
+	}
+	if a := h.post(brazeTestToken, body, false); a.status != http.StatusOK {
+		t.Fatalf("retry of the slow delivery: %s", a)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rc.WaitForCount(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, id := range rc.MessageIDs() {
+		seen[id]++
+	}
+	if len(seen) != 5 || len(rc.MessageIDs()) != 5 {
+		t.Fatalf("receiver has %v", rc.MessageIDs())
+	}
+}
+
+// Backpressure: past max_in_flight_requests a request gets 429; when the
+// pipeline stops taking messages, a request gets 503 after queue_timeout.
+// Both carry Retry-After.
+func TestBrazeCurrentsBackpressure(t *testing.T) {
+	t.Run("in-flight limit", func(t *testing.T) {
+		g := newBrazeGate()
+		h := brazeStart(t, "max_in_flight_requests: 1", "braze_gate: {}", brazeGateOutput(g))
+		first := h.postAsync(brazeEnvelopeOf("f-1"))
+		g.next(t)
+		a := h.post(brazeTestToken, brazeEnvelopeOf("f-2"), false)
+		if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") != "5" {
+			t.Fatalf("second request: %s", a)
+		}
+		g.Open()
+		if a := brazeAwaitAnswer(t, first); a.status != http.StatusOK {
+			t.Fatalf("first request: %s", a)
+		}
+		if h.metrics.Get("braze_currents_requests", "429") != 1 {
+			t.Fatalf("metrics: %v", h.metrics.keys())
+		}
+	})
+	t.Run("pipeline saturated", func(t *testing.T) {
+		g := newBrazeGate()
+		h := brazeStart(t, "queue_timeout: 200ms\nretry_after: 3s", "braze_gate: {}", brazeGateOutputN(g, 1))
+		// The gate holds one message and Benthos a few more in its channels;
+		// of 20 requests at once, the rest wait for the pipeline in vain.
+		answers := make(chan brazeAnswer, 20)
+		for i := range 20 {
+			go func() { answers <- h.post(brazeTestToken, brazeEnvelopeOf(fmt.Sprintf("q-%d", i)), false) }()
+		}
+		first := brazeAwaitAnswer(t, answers)
+		refused := func(a brazeAnswer) bool {
+			return a.status == http.StatusServiceUnavailable && a.header.Get("Retry-After") == "3" &&
+				strings.Contains(a.body, "did not take the request within 200ms")
+		}
+		if !refused(first) {
+			t.Fatalf("first answer while saturated: %s", first)
+		}
+		g.Open()
+		delivered, refusedN := 0, 1
+		for range 19 {
+			switch a := brazeAwaitAnswer(t, answers); {
+			case a.status == http.StatusOK:
+				delivered++
+			case refused(a):
+				refusedN++
+			default:
+				t.Fatalf("answer %s", a)
+			}
+		}
+		if delivered == 0 || refusedN+delivered != 20 {
+			t.Fatalf("%d delivered, %d refused", delivered, refusedN)
+		}
+		if got := h.metrics.Get("braze_currents_events_received"); got != float64(delivered) {
+			t.Fatalf("events received %v, want %d (refused requests are not received)", got, delivered)
+		}
+	})
+}
+
+// Shutdown: readiness turns 503, new requests get 503, and a request whose
+// events were not delivered gets 503, never a 2xx.
+func TestBrazeCurrentsShutdownNeverAnswers2xxForUndelivered(t *testing.T) {
+	g := newBrazeGate()
+	h := brazeStart(t, "", "braze_gate: {}", brazeGateOutput(g))
+	answer := h.postAsync(brazeEnvelopeOf("sd-1"))
+	g.next(t) // held until the engine gives up on the output
+
+	stopped := make(chan struct{})
+	go func() { h.stop(2 * time.Second); close(stopped) }()
+
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get(h.origin + "/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				break
+			}
+		}
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("readiness never turned 503 while draining (%v)", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if a := h.post(brazeTestToken, brazeEnvelopeOf("sd-2"), false); a.err == nil && a.status != http.StatusServiceUnavailable {
+		t.Fatalf("new request while draining: %s", a)
+	}
+	a := brazeAwaitAnswer(t, answer)
+	if a.err == nil && a.status/100 == 2 {
+		t.Fatalf("an undelivered request was answered %s", a)
+	}
+	if a.err == nil && (a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "") {
+		t.Fatalf("undelivered request at shutdown: %s", a)
+	}
+	<-stopped
+	if _, err := http.Get(h.origin + "/ready"); err == nil {
+		t.Fatal("the server still listens after the stream stopped")
+	}
+	if strings.Contains(h.logs.String(), brazeTestToken) {
+		t.Fatal("the token is in the logs")
+	}
+}
+
+// Readiness answers 200 while running; the readiness and 404 paths need no
+// token, the batch path does.
+func TestBrazeCurrentsReadiness(t *testing.T) {
+	h := brazeStart(t, "allow_unauthenticated: true", "drop: {}", nil)
+	resp, err := http.Get(h.origin + "/ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("ready: %d", resp.StatusCode)
+	}
+	if a := h.post("", brazeEnvelopeOf("u-1"), false); a.status != http.StatusOK {
+		t.Fatalf("allow_unauthenticated: %s", a)
+	}
+	if !strings.Contains(h.logs.String(), "NO AUTHENTICATION") {
+		t.Fatal("running without authentication must be visible in the start line")
+	}
+}
+
+// With cert_file and key_file the input serves HTTPS.
+func TestBrazeCurrentsTLS(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "braze-currents-test"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "c.crt"), filepath.Join(dir, "c.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	col := &brazeCollect{}
+	h := brazeStart(t, "cert_file: "+certFile+"\nkey_file: "+keyFile, "braze_collect: {}", func(env *service.Environment) {
+		_ = env.RegisterOutput("braze_collect", service.NewConfigSpec(),
+			func(*service.ParsedConfig, *service.Resources) (service.Output, int, error) { return col, 1, nil })
+	})
+	if !strings.HasPrefix(h.url, "https://") {
+		t.Fatalf("URL %s", h.url)
+	}
+	parsed, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(parsed)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequest(http.MethodPost, h.url, bytes.NewReader(brazeEnvelopeOf("tls-1")))
+	req.Header.Set("Authorization", "Bearer "+brazeTestToken)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || len(col.all()) != 1 {
+		t.Fatalf("HTTPS: %d, %d delivered", resp.StatusCode, len(col.all()))
+	}
+}
+
+// The component on its own: Connect binds (Addr tells where), Read hands
+// over one request with its metadata, the ack func answers it, and Close
+// answers 503 to a request that was read but never acked.
+func TestBrazeCurrentsInputComponent(t *testing.T) {
+	conf, err := brazeCurrentsInputSpec().ParseYAML("address: 127.0.0.1:0\nbearer_token: "+brazeTestToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := newBrazeCurrentsInputFromParsed(conf, service.MockResources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Addr() != "" {
+		t.Fatal("an address before Connect")
+	}
+	ctx := context.Background()
+	if err := in.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + in.Addr() + "/"
+
+	answer := make(chan brazeAnswer, 1)
+	go func() { answer <- brazePost(url, brazeTestToken, brazeEnvelopeOf("c-1", "c-2"), true, nil) }()
+	msg, ack, err := in.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, _ := msg.AsBytes(); string(body) != string(brazeEnvelopeOf("c-1", "c-2")) {
+		t.Fatalf("message %s, want the decoded envelope", body)
+	}
+	if n, _ := msg.MetaGet(metaBrazeEventCount); n != "2" {
+		t.Fatalf("event count %q", n)
+	}
+	brazeNoAnswerYet(t, answer, "before the ack")
+	if err := ack(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if a := brazeAwaitAnswer(t, answer); a.status != http.StatusOK {
+		t.Fatalf("after the ack: %s", a)
+	}
+
+	go func() { answer <- brazePost(url, brazeTestToken, brazeEnvelopeOf("c-3"), false, nil) }()
+	if _, _, err := in.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a := brazeAwaitAnswer(t, answer); a.status != http.StatusServiceUnavailable {
+		t.Fatalf("read, never acked, closed: %s", a)
+	}
+	if _, _, err := in.Read(ctx); err != service.ErrEndOfInput {
+		t.Fatalf("Read after Close: %v", err)
+	}
+}
