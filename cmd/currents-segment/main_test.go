@@ -115,7 +115,7 @@ func TestConfigExamplesLint(t *testing.T) {
 			configs = append(configs, f)
 		}
 	}
-	r := run(t, root, []string{"SEGMENT_WRITE_KEY=lint-key"}, append([]string{"lint"}, configs...)...)
+	r := run(t, root, []string{"SEGMENT_WRITE_KEY=lint-key", "BRAZE_CURRENTS_TOKEN=lint-token"}, append([]string{"lint"}, configs...)...)
 	if r.code != 0 {
 		t.Fatalf("lint: %s%s", r.stdout, r.stderr)
 	}
@@ -123,7 +123,7 @@ func TestConfigExamplesLint(t *testing.T) {
 
 func TestConfigExamplesUnitTests(t *testing.T) {
 	root := repoRoot(t)
-	r := run(t, root, []string{"SEGMENT_WRITE_KEY=test-key"}, "test", "./config-examples/...")
+	r := run(t, root, []string{"SEGMENT_WRITE_KEY=test-key", "BRAZE_CURRENTS_TOKEN=test-token"}, "test", "./config-examples/...")
 	if r.code != 0 || strings.Contains(r.stdout, "FAIL") {
 		t.Fatalf("config unit tests: %s%s", r.stdout, r.stderr)
 	}
