@@ -4,5 +4,6 @@
 //
 //	import _ "github.com/currents-segment/currents-segment/plugin"
 //
-// Components: the currents_to_segment processor and the segment output.
+// Components: the currents_to_segment processor, the segment output, the
+// braze_currents input, the disk buffer and the prometheus metrics exporter.
 package plugin
