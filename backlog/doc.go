@@ -1,0 +1,55 @@
+// Package backlog is the on-disk backlog of events accepted from Braze and not
+// yet taken by Segment: a durable FIFO queue in one file, with leases that are
+// acknowledged (the records are deleted) or released (delivered again).
+//
+// It is plain Go with no Benthos import; plugin/buffer_disk.go adapts it to a
+// Benthos buffer.
+//
+// # Storage
+//
+// The backlog is one bbolt file (go.etcd.io/bbolt), backlog.db, in the
+// directory given to Open. bbolt is a copy-on-write B+tree whose transactions
+// are committed with fsync and a checksummed meta page, so a crash (kill -9,
+// power loss with SyncEveryCommit) leaves the file at the last committed
+// transaction, never half-written. It was chosen over SQLite because it is pure
+// Go (no cgo, so the binary stays static and cross-compiles), it is a single
+// file, its keys are ordered byte strings (an 8-byte big-endian sequence
+// number is a FIFO and a cursor Seek is the read position), and its
+// single-writer model is exactly what a queue with one commit goroutine needs.
+// We need no SQL, no secondary index and no concurrent writers.
+//
+// Layout: bucket "records" maps an 8-byte big-endian sequence number to an
+// encoded Record (version, CRC-32C, write time, metadata, body); bucket "meta"
+// holds the format version and the record count and byte total, updated in
+// the same transactions as the records so they are always consistent.
+//
+// # Delivery contract
+//
+//   - Append returns (or calls its callback) only after the transaction holding
+//     the records is committed, and, with SyncEveryCommit, fsync'd. Appends from
+//     concurrent callers are group-committed: one fsync serves many batches.
+//   - Append blocks while the backlog would exceed Options.MaxBytes; it never
+//     drops or refuses records silently.
+//   - Read leases the oldest records not leased yet. Ack deletes them in a
+//     committed transaction before returning; Release (a nack) makes them
+//     readable again, before newer records, after a short back-off.
+//   - After a crash every record appended and not acknowledged is read again;
+//     an acknowledged record is never read again.
+//
+// # Memory
+//
+// Nothing is indexed in memory: reads seek the B+tree from a position and load
+// at most Options.ReadRecords records or Options.ReadBytes bytes, leased
+// records are bounded by Options.MaxLeasedRecords, and the count, byte total and
+// oldest record come from the file. The heap stays flat whatever the backlog;
+// the file is memory-mapped, so the kernel's page cache (not the Go heap)
+// holds recently used pages.
+//
+// # Damage
+//
+// Open checks the file before use (meta pages, size against the committed
+// high-water mark, every page reachable from the tree, the format version) and
+// refuses a damaged file with a *CorruptError naming the file and what to do.
+// It never empties, truncates or recreates a file that exists. Salvage copies
+// the readable records of a damaged file into a healthy backlog.
+package backlog

@@ -1,0 +1,402 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/currents-segment/currents-segment/segment/receiver"
+)
+
+// These tests run the real binary with the disk buffer between the
+// braze_currents input and the segment output, against the local Segment
+// receiver.
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type pipeline struct {
+	input, api string // addresses of the braze_currents input and Benthos's HTTP server
+	config     string
+}
+
+func newPipeline(t *testing.T, rc *receiver.Receiver, bufferDir, bufferExtra, inputExtra string) pipeline {
+	t.Helper()
+	p := pipeline{input: freePort(t), api: freePort(t), config: filepath.Join(t.TempDir(), "pipeline.yaml")}
+	conf := fmt.Sprintf(`
+http:
+  address: %s
+input:
+  braze_currents:
+    address: %s
+    path: /currents
+    allow_unauthenticated: true
+%s
+buffer:
+  disk:
+    path: %s
+%s
+pipeline:
+  processors:
+    - currents_to_segment: {}
+output:
+  segment:
+    endpoint: %s
+    write_key: test-key
+    backoff: { initial_interval: 50ms, max_interval: 200ms }
+metrics:
+  prometheus: {}
+logger:
+  level: INFO
+shutdown_timeout: 3s
+`, p.api, p.input, inputExtra, bufferDir, bufferExtra, rc.URL())
+	if err := os.WriteFile(p.config, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type proc struct {
+	cmd *exec.Cmd
+	out *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// start runs the binary and waits until the input answers /ready.
+func (p pipeline) start(t *testing.T) *proc {
+	t.Helper()
+	pr := &proc{cmd: exec.Command(binary, "-c", p.config), out: &lockedBuffer{}}
+	pr.cmd.Stdout, pr.cmd.Stderr = pr.out, pr.out
+	if err := pr.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pr.cmd.Process.Kill(); _, _ = pr.cmd.Process.Wait() })
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + p.input + "/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return pr
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pipeline did not get ready:\n%s", pr.out)
+		}
+	}
+}
+
+func event(id string) string {
+	return `{"event_type":"users.messages.email.Send","id":"` + id + `","time":1764334800,` +
+		`"user":{"user_id":"u-` + id + `","external_user_id":"x-` + id + `"},"properties":{"email_address":"a@example.com","send_id":"s1"}}`
+}
+
+// post sends one Currents envelope of n events, ids prefix-0..n-1, and
+// returns the HTTP status (0 on a transport error) and the Retry-After.
+func post(client *http.Client, addr, prefix string, n int) (int, string) {
+	evs := make([]string, n)
+	for i := range evs {
+		evs[i] = event(fmt.Sprintf("%s-%d", prefix, i))
+	}
+	req, _ := http.NewRequest("POST", "http://"+addr+"/currents", strings.NewReader(`{"events":[`+strings.Join(evs, ",")+`]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Braze-Currents-Version", "1")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, ""
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Retry-After")
+}
+
+func scrapeMetrics(t *testing.T, api string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// metricValue sums the samples of a metric on a scraped page.
+func metricValue(page, name string) (float64, bool) {
+	var sum float64
+	found := false
+	for _, line := range strings.Split(page, "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+			sum += v
+			found = true
+		}
+	}
+	return sum, found
+}
+
+// TestDiskBufferSurvivesSIGKILL: Braze keeps posting while Segment rejects the
+// write key; the process is killed with SIGKILL mid-stream, restarted,
+// stopped with SIGTERM as for an upgrade (backlog still full) and started
+// again; Segment recovers; every event whose request was answered 2xx
+// arrives, once. /metrics is scraped on the way.
+func TestDiskBufferSurvivesSIGKILL(t *testing.T) {
+	rc, err := receiver.Start("", receiver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	rc.RejectKeysFor(time.Hour) // 401 until ClearFaults
+	dir := t.TempDir()
+	p := newPipeline(t, rc, dir, "", "")
+	first := p.start(t)
+
+	const perRequest = 20
+	var mu sync.Mutex
+	var accepted []string // request prefixes answered 2xx
+	statuses := map[int]int{}
+	stop := make(chan struct{})
+	var senders sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			client := &http.Client{Timeout: 10 * time.Second}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				prefix := fmt.Sprintf("w%d-r%d", w, i)
+				status, _ := post(client, p.input, prefix, perRequest)
+				mu.Lock()
+				statuses[status]++
+				if status/100 == 2 {
+					accepted = append(accepted, prefix)
+				}
+				mu.Unlock()
+				if status == 0 {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	acceptedCount := func() int { mu.Lock(); defer mu.Unlock(); return len(accepted) }
+	for deadline := time.Now().Add(20 * time.Second); acceptedCount() < 40; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d requests accepted while Segment was rejecting; statuses %v\n%s", acceptedCount(), statuses, first.out)
+		}
+	}
+
+	// While Segment rejects the key the backlog grows; /metrics shows it
+	// with Benthos's and the other components' metrics.
+	var page string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		page = scrapeMetrics(t, p.api)
+		if v, _ := metricValue(page, "buffer_disk_backlog_messages"); v > 0 {
+			if v, _ := metricValue(page, "segment_write_key_rejected"); v > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no backlog or no rejected key in /metrics:\n%s", page)
+		}
+	}
+	for _, name := range []string{"buffer_disk_backlog_bytes", "buffer_disk_oldest_message_age_seconds", "buffer_disk_messages_written",
+		"buffer_disk_messages_nacked", "buffer_disk_full", "buffer_disk_max_bytes", "currents_events_mapped", "segment_requests_sent", "segment_requests_failed", "input_received",
+		"braze_currents_requests", "go_goroutines", "process_resident_memory_bytes"} {
+		if _, ok := metricValue(page, name); !ok {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	if !strings.Contains(page, "# TYPE buffer_disk_oldest_message_age_seconds gauge") || !strings.Contains(page, "_seconds_bucket{") {
+		t.Error("/metrics lacks the gauge type or timer histograms")
+	}
+
+	// SIGKILL while requests keep coming.
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = first.cmd.Process.Wait()
+	close(stop)
+	senders.Wait()
+	mu.Lock()
+	want := append([]string(nil), accepted...)
+	t.Logf("killed after %d requests of %d events were answered 2xx; answers %v", len(want), perRequest, statuses)
+	mu.Unlock()
+	if rc.Count() != 0 {
+		t.Fatalf("the receiver accepted %d messages while rejecting the key", rc.Count())
+	}
+
+	// An upgrade while Segment still rejects the key: SIGTERM with a full
+	// backlog, then start again on the same path.
+	upgraded := p.start(t)
+	time.Sleep(300 * time.Millisecond)
+	began := time.Now()
+	if err := upgraded.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = upgraded.cmd.Wait()
+	t.Logf("SIGTERM with a backlog: exited after %v (%v)", time.Since(began).Round(time.Millisecond), err)
+	if rc.Count() != 0 {
+		t.Fatalf("the receiver accepted %d messages while rejecting the key", rc.Count())
+	}
+
+	second := p.start(t)
+	time.Sleep(300 * time.Millisecond) // still rejected for a while after the restart
+	rc.ClearFaults()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	if err := rc.WaitForCount(ctx, len(want)*perRequest); err != nil {
+		t.Fatalf("%v\n%s", err, second.out)
+	}
+	// Let any duplicate show up before counting them.
+	time.Sleep(500 * time.Millisecond)
+	got := map[string]bool{}
+	for _, id := range rc.MessageIDs() {
+		got[id] = true
+	}
+	missing := 0
+	for _, prefix := range want {
+		for i := 0; i < perRequest; i++ {
+			if id := fmt.Sprintf("%s-%d", prefix, i); !got[id] {
+				if missing++; missing < 5 {
+					t.Errorf("event %s was answered 2xx but never reached Segment", id)
+				}
+			}
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d events lost", missing)
+	}
+	// Nothing was accepted by Segment before the kill, so nothing the buffer
+	// had acknowledged could be delivered again.
+	if d := rc.Duplicates(); d != 0 {
+		t.Errorf("%d duplicate messageIds", d)
+	}
+	t.Logf("%d events delivered once each (%d distinct received, including requests cut off by the kill)", len(want)*perRequest, rc.Count())
+
+	waitForMetric(t, p.api, "buffer_disk_backlog_messages", 0)
+	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", err, second.out)
+	}
+}
+
+func waitForMetric(t *testing.T, api, name string, want float64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if v, ok := metricValue(scrapeMetrics(t, api), name); ok && v == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not reach %v", name, want)
+		}
+	}
+}
+
+// TestDiskBufferFullAnswers503: with Segment away and a small max_bytes, the
+// buffer fills, writes block, and braze_currents answers 503 with
+// Retry-After (it does not take the request within queue_timeout, or the
+// request is not stored within ack_timeout), so Braze retries later. Once
+// Segment is back the backlog drains and requests are taken again; every
+// event answered 2xx arrives.
+func TestDiskBufferFullAnswers503(t *testing.T) {
+	rc, err := receiver.Start("", receiver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	rc.RejectKeysFor(time.Hour)
+	p := newPipeline(t, rc, t.TempDir(), "    max_bytes: 40KB", "    queue_timeout: 300ms\n    ack_timeout: 1s\n    retry_after: 1s")
+	pr := p.start(t)
+	client := &http.Client{Timeout: 10 * time.Second}
+	var accepted []string
+	got503 := false
+	for i := 0; i < 100 && !got503; i++ {
+		prefix := fmt.Sprintf("full-%d", i)
+		switch status, retryAfter := post(client, p.input, prefix, 20); {
+		case status/100 == 2:
+			accepted = append(accepted, prefix)
+		case status == http.StatusServiceUnavailable:
+			if retryAfter == "" {
+				t.Error("503 without Retry-After")
+			}
+			got503 = true
+		default:
+			t.Fatalf("request %d answered %d\n%s", i, status, pr.out)
+		}
+	}
+	if !got503 || len(accepted) == 0 {
+		t.Fatalf("no 503 from a full buffer after %d requests accepted", len(accepted))
+	}
+	if v, _ := metricValue(scrapeMetrics(t, p.api), "buffer_disk_full"); v != 1 {
+		t.Errorf("buffer_disk_full is %v while full", v)
+	}
+	rc.ClearFaults()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if status, _ := post(client, p.input, "after", 20); status == 200 {
+			accepted = append(accepted, "after")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("requests still refused after Segment recovered")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := rc.WaitForCount(ctx, len(accepted)*20); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, id := range rc.MessageIDs() {
+		got[id] = true
+	}
+	for _, prefix := range accepted {
+		for i := 0; i < 20; i++ {
+			if !got[fmt.Sprintf("%s-%d", prefix, i)] {
+				t.Fatalf("%s-%d answered 2xx, never delivered", prefix, i)
+			}
+		}
+	}
+	t.Logf("%d requests accepted before the buffer was full; 503 after; all delivered once Segment recovered", len(accepted)-1)
+}

@@ -1,0 +1,454 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/currents-segment/currents-segment/backlog"
+)
+
+const (
+	bdFieldPath          = "path"
+	bdFieldMaxBytes      = "max_bytes"
+	bdFieldSync          = "sync"
+	bdFieldReadBatchSize = "read_batch_size"
+	bdFieldCheckOnStart  = "check_on_start"
+)
+
+// Metric names of the disk buffer.
+const (
+	metricBacklogMessages = "buffer_disk_backlog_messages"
+	metricBacklogBytes    = "buffer_disk_backlog_bytes"
+	metricOldestAge       = "buffer_disk_oldest_message_age_seconds"
+	metricBufferFull      = "buffer_disk_full"
+	metricMaxBytes        = "buffer_disk_max_bytes"
+	metricWritten         = "buffer_disk_messages_written"
+	metricAcked           = "buffer_disk_messages_acked"
+	metricNacked          = "buffer_disk_messages_nacked"
+)
+
+// Kinds of metadata values in the backlog, so that a message read back has
+// the same metadata types it was written with.
+const (
+	metaKindString = 's'
+	metaKindBytes  = 'b'
+	metaKindInt    = 'i'
+	metaKindUint   = 'u'
+	metaKindFloat  = 'f'
+	metaKindBool   = 't'
+	metaKindTime   = 'T'
+	metaKindJSON   = 'j'
+)
+
+func diskBufferSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Beta().
+		Categories("Utility").
+		Version("0.1.0").
+		Summary("Holds every message on local disk until the output has acknowledged it, across restarts and crashes.").
+		Description(`
+Braze drops Currents events once Segment has rejected the write key for 48 hours, and gives up on an HTTP endpoint
+after 24 hours of 5xx answers. This buffer lets the pipeline accept events while Segment is away and deliver them
+when it is back, without holding them in memory.
+
+- An input's batch is acknowledged only once its messages are committed to the buffer file (and fsync'd under
+  `+"`sync: always`"+`), so an event Braze saw accepted is on disk.
+- A message leaves the buffer only when the output acknowledged it. A nack (for example Segment still
+  rejecting the write key after the output's own retries) makes it readable again, ahead of newer messages, after
+  a back-off that grows from 100ms to 5s while nacks go on.
+- After a crash (kill -9, out of memory, power loss under `+"`sync: always`"+`) every message written and not yet
+  acknowledged is delivered by the next run; a message acknowledged is never delivered again by the buffer.
+  Between Segment accepting a request and the buffer committing its acknowledgement a crash can replay that
+  request; Segment deduplicates on `+"`messageId`"+`.
+- When `+"`max_bytes`"+` is reached, writes block: the input stops taking requests (the `+"`http_server`"+` input answers
+  `+"`408 Request Timeout`"+` after its `+"`timeout`"+`; Braze retries later) and nothing is dropped.
+- Message bytes and metadata are both kept, with their types.
+- Memory stays flat whatever the backlog: messages are read in batches of at most `+"`read_batch_size`"+`, at most
+  10,000 are out for delivery at once, and counts come from the file.
+
+The buffer is one file, `+"`backlog.db`"+`, in `+"`path`"+`: a bbolt B+tree (pure Go, no cgo, single file, ordered
+keys for a FIFO, crash-safe fsync'd transactions, one writer). A damaged or truncated file stops the start-up with
+an error naming the file and how to salvage its events; it is never emptied or recreated. One process per `+"`path`"+`.
+
+On shutdown the buffer keeps delivering until it is empty or the shutdown timeout runs out; what is left stays on
+disk for the next run.
+
+Metrics: `+"`"+metricBacklogMessages+"`, `"+metricBacklogBytes+"`, `"+metricOldestAge+"` and `"+metricBufferFull+"`"+` (gauges,
+updated every second; `+"`"+metricBufferFull+"`"+` is 1 while a write waits for room), `+"`"+metricMaxBytes+"`"+` (the configured
+limit), `+"`"+metricWritten+"`, `"+metricAcked+"` and `"+metricNacked+"`"+` (counters, in messages: with `+"`braze_currents`"+` one
+message is one Braze request of about 100 events, as the buffer sits before the processors).`).
+		Fields(
+			service.NewStringField(bdFieldPath).
+				Description("The directory holding the buffer file `backlog.db`; it is created if missing. Use a persistent volume: whatever is in it survives restarts and upgrades, and it must not be shared with another running process.").
+				Example("/var/lib/currents-segment/buffer").
+				Example("./buffer"),
+			service.NewStringField(bdFieldMaxBytes).
+				Description("The most message data (bytes and metadata, plus about 30 bytes a message) the buffer holds. When a write would pass it, writes block until deliveries make room. Accepts a number of bytes or a size with a unit: `KB`, `MB`, `GB`, `TB` (powers of 1000) or `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024). The file on disk can be up to about twice this size and never shrinks; see docs/operations.md for sizing.").
+				Example("20GiB").
+				Example("500MB").
+				Default("1GiB"),
+			service.NewStringAnnotatedEnumField(bdFieldSync, map[string]string{
+				"always": "Every commit is fsync'd before the messages in it are acknowledged to the input: they survive a process crash, a kernel crash and a power loss. Concurrent writes share a commit, so one fsync serves many batches.",
+				"none":   "Commits are left to the kernel to write back: they survive a crash of the process (kill -9, out of memory) but a kernel crash or power loss can lose the last seconds of messages or damage the file. Faster on disks with slow fsync.",
+			}).
+				Description("When commits are flushed to the disk.").
+				Default("always"),
+			service.NewIntField(bdFieldReadBatchSize).
+				Description("The most messages handed to the pipeline in one batch. An output batching policy can gather several such batches.").
+				Default(100).
+				Advanced(),
+			service.NewBoolField(bdFieldCheckOnStart).
+				Description("Whether to walk every page of an existing buffer file at start-up to detect damage before anything is read from it. Takes about a second per few GB; the meta pages and the file length are checked either way.").
+				Default(true).
+				Advanced(),
+		).
+		Example("Hold Braze's events while Segment is away", "Accepts Currents over HTTP into a buffer of up to 20 GiB on a persistent volume.", `
+input:
+  http_server:
+    path: /currents
+buffer:
+  disk:
+    path: /var/lib/currents-segment/buffer
+    max_bytes: 20GiB
+pipeline:
+  processors:
+    - currents_to_segment: {}
+output:
+  segment:
+    write_key: ${SEGMENT_WRITE_KEY}
+`)
+}
+
+func init() {
+	err := service.RegisterBatchBuffer("disk", diskBufferSpec(),
+		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchBuffer, error) {
+			return newDiskBufferFromParsed(conf, mgr)
+		})
+	if err != nil {
+		panic(err)
+	}
+}
+
+func newDiskBufferFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (*diskBuffer, error) {
+	path, err := conf.FieldString(bdFieldPath)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(path) == "" {
+		return nil, fmt.Errorf("field %s: must name a directory", bdFieldPath)
+	}
+	var opts backlog.Options
+	raw, err := conf.FieldAny(bdFieldMaxBytes)
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxBytes, err = parseByteSize(raw); err != nil {
+		return nil, fmt.Errorf("field %s: %w", bdFieldMaxBytes, err)
+	}
+	syncPolicy, err := conf.FieldString(bdFieldSync)
+	if err != nil {
+		return nil, err
+	}
+	switch syncPolicy {
+	case "always":
+	case "none":
+		opts.Sync = backlog.SyncNone
+	default:
+		return nil, fmt.Errorf("field %s: %q is not an option; use always or none", bdFieldSync, syncPolicy)
+	}
+	if opts.ReadRecords, err = conf.FieldInt(bdFieldReadBatchSize); err != nil {
+		return nil, err
+	}
+	if opts.ReadRecords < 1 {
+		return nil, fmt.Errorf("field %s: must be at least 1, got %d", bdFieldReadBatchSize, opts.ReadRecords)
+	}
+	check, err := conf.FieldBool(bdFieldCheckOnStart)
+	if err != nil {
+		return nil, err
+	}
+	opts.SkipCheck = !check
+
+	started := time.Now()
+	q, err := backlog.Open(path, opts)
+	if err != nil {
+		return nil, fmt.Errorf("disk buffer: %w", err)
+	}
+	m := mgr.Metrics()
+	b := &diskBuffer{
+		q:        q,
+		log:      mgr.Logger(),
+		messages: m.NewGauge(metricBacklogMessages),
+		bytes:    m.NewGauge(metricBacklogBytes),
+		oldest:   m.NewGauge(metricOldestAge),
+		full:     m.NewGauge(metricBufferFull),
+		written:  m.NewCounter(metricWritten),
+		acked:    m.NewCounter(metricAcked),
+		nacked:   m.NewCounter(metricNacked),
+		stop:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+	}
+	m.NewGauge(metricMaxBytes).Set(opts.MaxBytes)
+	for _, c := range []*service.MetricCounter{b.written, b.acked, b.nacked} {
+		c.Incr(0) // export the series from the start, for rate() and alerts
+	}
+	st := b.updateGauges()
+	b.log.Infof("Disk buffer %s opened in %s: %d messages (%d bytes) waiting, of at most %d bytes", q.Path(),
+		time.Since(started).Round(time.Millisecond), st.Records, st.Bytes, opts.MaxBytes)
+	go b.gaugeLoop()
+	return b, nil
+}
+
+// diskBuffer adapts a backlog.Queue to a Benthos buffer: WriteBatch appends
+// and acknowledges the input after the commit, ReadBatch leases, and the
+// returned ack function acknowledges (deletes) or releases the lease.
+type diskBuffer struct {
+	q   *backlog.Queue
+	log *service.Logger
+
+	messages, bytes, oldest, full *service.MetricGauge
+	written, acked, nacked        *service.MetricCounter
+
+	stop, stopped chan struct{}
+	endOnce       sync.Once
+	closeOnce     sync.Once
+}
+
+func (b *diskBuffer) WriteBatch(ctx context.Context, batch service.MessageBatch, aFn service.AckFunc) error {
+	recs := make([]backlog.Record, len(batch))
+	for i, msg := range batch {
+		body, err := msg.AsBytes()
+		if err != nil {
+			return err
+		}
+		recs[i].Body = body
+		if err := msg.MetaWalkMut(func(k string, v any) error {
+			recs[i].Meta = append(recs[i].Meta, encodeMetaValue(k, v))
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	n := int64(len(batch))
+	done := func(err error) {
+		if err == nil {
+			b.written.Incr(n)
+		} else {
+			b.log.Errorf("Disk buffer: could not store %d messages, nacking them to the input: %v", n, err)
+		}
+		_ = aFn(context.Background(), err)
+	}
+	err := b.q.AppendAsync(ctx, recs, done)
+	if err != nil && ctx.Err() == nil {
+		var tooLarge *backlog.TooLargeError
+		if errors.As(err, &tooLarge) {
+			return fmt.Errorf("disk buffer: %w; raise %s", err, bdFieldMaxBytes)
+		}
+		return fmt.Errorf("disk buffer: %w", err)
+	}
+	return err
+}
+
+func (b *diskBuffer) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	var lease *backlog.Lease
+	for lease == nil || lease.Len() == 0 {
+		var err error
+		if lease, err = b.q.Read(ctx); err != nil {
+			if errors.Is(err, backlog.ErrDrained) || errors.Is(err, backlog.ErrClosed) {
+				return nil, nil, service.ErrEndOfBuffer
+			}
+			return nil, nil, err
+		}
+	}
+	batch := make(service.MessageBatch, len(lease.Records))
+	for i, r := range lease.Records {
+		msg := service.NewMessage(r.Body)
+		for _, m := range r.Meta {
+			msg.MetaSetMut(m.Key, decodeMetaValue(m))
+		}
+		batch[i] = msg
+	}
+	n := int64(lease.Len())
+	return batch, func(ctx context.Context, err error) error {
+		if err != nil {
+			lease.Release()
+			b.nacked.Incr(n)
+			return nil
+		}
+		if aerr := lease.Ack(ctx); aerr != nil {
+			b.nacked.Incr(n)
+			return fmt.Errorf("disk buffer: recording the delivery of %d messages failed, they will be delivered again: %w", n, aerr)
+		}
+		b.acked.Incr(n)
+		return nil
+	}, nil
+}
+
+func (b *diskBuffer) EndOfInput() {
+	b.endOnce.Do(b.q.CloseWrites)
+}
+
+func (b *diskBuffer) Close(ctx context.Context) error {
+	var err error
+	b.closeOnce.Do(func() {
+		close(b.stop)
+		<-b.stopped
+		err = b.q.Close()
+	})
+	return err
+}
+
+func (b *diskBuffer) gaugeLoop() {
+	defer close(b.stopped)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.updateGauges()
+		}
+	}
+}
+
+func (b *diskBuffer) updateGauges() backlog.Stats {
+	st, err := b.q.Stats()
+	if err != nil {
+		return st
+	}
+	b.messages.Set(st.Records)
+	b.bytes.Set(st.Bytes)
+	age := 0.0
+	if !st.Oldest.IsZero() {
+		age = max(0, time.Since(st.Oldest).Seconds())
+	}
+	b.oldest.SetFloat64(age)
+	full := int64(0)
+	if st.WaitingWrites > 0 {
+		full = 1
+	}
+	b.full.Set(full)
+	return st
+}
+
+func encodeMetaValue(k string, v any) backlog.Meta {
+	m := backlog.Meta{Key: k, Kind: metaKindString}
+	switch t := v.(type) {
+	case string:
+		m.Value = []byte(t)
+	case []byte:
+		m.Kind, m.Value = metaKindBytes, t
+	case bool:
+		m.Kind, m.Value = metaKindBool, []byte(strconv.FormatBool(t))
+	case int:
+		m.Kind, m.Value = metaKindInt, []byte(strconv.FormatInt(int64(t), 10))
+	case int32:
+		m.Kind, m.Value = metaKindInt, []byte(strconv.FormatInt(int64(t), 10))
+	case int64:
+		m.Kind, m.Value = metaKindInt, []byte(strconv.FormatInt(t, 10))
+	case uint:
+		m.Kind, m.Value = metaKindUint, []byte(strconv.FormatUint(uint64(t), 10))
+	case uint32:
+		m.Kind, m.Value = metaKindUint, []byte(strconv.FormatUint(uint64(t), 10))
+	case uint64:
+		m.Kind, m.Value = metaKindUint, []byte(strconv.FormatUint(t, 10))
+	case float32:
+		m.Kind, m.Value = metaKindFloat, []byte(strconv.FormatFloat(float64(t), 'g', -1, 32))
+	case float64:
+		m.Kind, m.Value = metaKindFloat, []byte(strconv.FormatFloat(t, 'g', -1, 64))
+	case time.Time:
+		m.Kind, m.Value = metaKindTime, []byte(t.Format(time.RFC3339Nano))
+	default:
+		if j, err := json.Marshal(v); err == nil {
+			m.Kind, m.Value = metaKindJSON, j
+		} else {
+			m.Value = []byte(fmt.Sprint(v))
+		}
+	}
+	return m
+}
+
+func decodeMetaValue(m backlog.Meta) any {
+	s := string(m.Value)
+	switch m.Kind {
+	case metaKindBytes:
+		return m.Value
+	case metaKindBool:
+		if v, err := strconv.ParseBool(s); err == nil {
+			return v
+		}
+	case metaKindInt:
+		if v, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return v
+		}
+	case metaKindUint:
+		if v, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return v
+		}
+	case metaKindFloat:
+		if v, err := strconv.ParseFloat(s, 64); err == nil {
+			return v
+		}
+	case metaKindTime:
+		if v, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return v
+		}
+	case metaKindJSON:
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err == nil {
+			return v
+		}
+	}
+	return s
+}
+
+// parseByteSize reads a byte count: a YAML number, or a string such as
+// "1048576", "500MB" (powers of 1000) or "20GiB" (powers of 1024).
+func parseByteSize(v any) (int64, error) {
+	var n float64
+	switch t := v.(type) {
+	case int:
+		n = float64(t)
+	case int64:
+		n = float64(t)
+	case float64:
+		n = t
+	case string:
+		s := strings.TrimSpace(t)
+		i := len(s)
+		for i > 0 && (s[i-1] < '0' || s[i-1] > '9') && s[i-1] != '.' {
+			i--
+		}
+		num, unit := strings.TrimSpace(s[:i]), strings.ToLower(strings.TrimSpace(s[i:]))
+		f, err := strconv.ParseFloat(num, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a size such as 500MB or 20GiB", t)
+		}
+		mult, ok := map[string]float64{
+			"": 1, "b": 1,
+			"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+			"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+		}[unit]
+		if !ok {
+			return 0, fmt.Errorf("unknown unit %q in %q: use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB", strings.TrimSpace(s[i:]), t)
+		}
+		n = f * mult
+	default:
+		return 0, fmt.Errorf("expected a size such as 500MB or 20GiB, got %T", v)
+	}
+	if n < 1 || n > math.MaxInt64/2 {
+		return 0, fmt.Errorf("%v is out of range", v)
+	}
+	return int64(n), nil
+}
