@@ -14,8 +14,7 @@ var avroUnionTags = map[string]bool{
 // unwrapUnion returns the inner value of an Avro-JSON union wrapper such as
 // {"string":"x"}; ok is false for any other object.
 func unwrapUnion(raw []byte) (inner value, ok bool) {
-	s := scanner{b: raw}
-	it := objectIter{s: &s, depth: 1}
+	it := objectIter{sc: scanner{b: raw}, depth: 1}
 	if it.open() != nil {
 		return value{}, false
 	}
@@ -36,8 +35,7 @@ func unwrapUnion(raw []byte) (inner value, ok bool) {
 // arrayHasWrappers reports whether any item of an array is a union wrapper,
 // as items of Avro type ["null","string"] are in Avro JSON.
 func arrayHasWrappers(raw []byte) bool {
-	s := scanner{b: raw}
-	it := arrayIter{s: &s, depth: 1}
+	it := arrayIter{sc: scanner{b: raw}, depth: 1}
 	if it.open() != nil {
 		return false
 	}
@@ -89,18 +87,21 @@ func (c *Catalog) split(data []byte, e *Event) (input, error) {
 		}
 		return input{elements: els, envelope: true}, trailing(&s)
 	}
-	it := objectIter{s: &s, depth: 0}
+	it := objectIter{sc: s, depth: 0}
 	if err := it.open(); err != nil {
 		return input{}, fmt.Errorf("expected a JSON object (a Currents event or an {\"events\":[...]} batch): %w", err)
 	}
 	var in input
 	for {
-		more, err := it.next()
+		more, flat, err := c.nextTop(e, &it)
 		if err != nil {
 			return input{}, err
 		}
 		if !more {
 			break
+		}
+		if flat {
+			continue
 		}
 		if !it.keyEsc && string(it.key) == "events" && it.kind == kindArray {
 			sub := scanner{b: it.val}
@@ -115,7 +116,7 @@ func (c *Catalog) split(data []byte, e *Event) (input, error) {
 			return input{}, err
 		}
 	}
-	return in, trailing(&s)
+	return in, trailing(&it.sc)
 }
 
 func trailing(s *scanner) error {
@@ -127,7 +128,8 @@ func trailing(s *scanner) error {
 }
 
 func arrayElements(s *scanner) ([][]byte, error) {
-	it := arrayIter{s: s, depth: 1}
+	it := arrayIter{sc: *s, depth: 1}
+	defer func() { s.i = it.sc.i }()
 	if err := it.open(); err != nil {
 		return nil, err
 	}
@@ -148,15 +150,17 @@ func arrayElements(s *scanner) ([][]byte, error) {
 func (c *Catalog) decodeElement(data []byte, index int, e *Event) error {
 	e.reset(c)
 	e.Raw, e.Index = data, index
-	s := scanner{b: data}
-	it := objectIter{s: &s, depth: 1}
+	it := objectIter{sc: scanner{b: data}, depth: 1}
 	if err := it.open(); err != nil {
 		return fmt.Errorf("expected the event to be a JSON object: %w", err)
 	}
 	for {
-		more, err := it.next()
+		more, flat, err := c.nextTop(e, &it)
 		if err != nil || !more {
 			return err
+		}
+		if flat {
+			continue
 		}
 		if err := c.member(e, &it, true); err != nil {
 			return err
@@ -164,14 +168,46 @@ func (c *Catalog) decodeElement(data []byte, index int, e *Event) error {
 	}
 }
 
+// nextTop is objectIter.next for the top level of an event. The members of a
+// nested "user" or "properties" object are stored as they are scanned
+// (flat is true), in one pass, instead of scanning the object once to
+// validate it and again to flatten it. Errors are the same as next's.
+func (c *Catalog) nextTop(e *Event, it *objectIter) (more, flat bool, err error) {
+	if more, err = it.nextKey(); err != nil || !more {
+		return more, false, err
+	}
+	s := &it.sc
+	if !it.keyEsc && s.i < len(s.b) && s.b[s.i] == '{' {
+		if k := string(it.key); k == "user" || k == "properties" {
+			vs := s.i
+			sub := objectIter{sc: *s, depth: it.depth + 1}
+			err = sub.open()
+			for err == nil {
+				var m bool
+				if m, err = sub.next(); err != nil || !m {
+					break
+				}
+				c.store(e, sub.key, sub.keyEsc, readValue(sub.val, sub.kind, sub.esc))
+			}
+			s.i = sub.sc.i
+			if err != nil {
+				return false, false, err
+			}
+			it.val, it.kind, it.esc = s.b[vs:s.i], kindObject, false
+			return true, true, nil
+		}
+	}
+	return true, false, it.readVal()
+}
+
 // member stores one object member. At the top of an HTTP event, the nested
 // "user" and "properties" objects are flattened, so both wire shapes end up
-// with the same fields.
+// with the same fields. It does not recurse, so the scanners it makes stay
+// on the stack.
 func (c *Catalog) member(e *Event, it *objectIter, top bool) error {
 	if top && it.kind == kindObject && !it.keyEsc {
 		if k := string(it.key); k == "user" || k == "properties" {
-			s := scanner{b: it.val}
-			sub := objectIter{s: &s, depth: it.depth + 1}
+			sub := objectIter{sc: scanner{b: it.val}, depth: it.depth + 1}
 			if err := sub.open(); err != nil {
 				return err
 			}
@@ -180,30 +216,35 @@ func (c *Catalog) member(e *Event, it *objectIter, top bool) error {
 				if err != nil || !more {
 					return err
 				}
-				if err := c.member(e, &sub, false); err != nil {
-					return err
-				}
+				c.store(e, sub.key, sub.keyEsc, readValue(sub.val, sub.kind, sub.esc))
 			}
 		}
 	}
-	v := readValue(it.val, it.kind, it.esc)
-	if !it.keyEsc {
-		if id, ok := c.fieldIDs[string(it.key)]; ok {
+	c.store(e, it.key, it.keyEsc, readValue(it.val, it.kind, it.esc))
+	return nil
+}
+
+// store sets a field by its key (escaped form, without quotes).
+func (c *Catalog) store(e *Event, key []byte, keyEsc bool, v value) {
+	if !keyEsc {
+		if id, ok := c.fieldIDs[string(key)]; ok {
 			e.set(id, v)
-			return nil
+			return
 		}
 	}
-	name := it.keyString()
-	if id, ok := c.fieldIDs[name]; ok {
-		e.set(id, v)
-		return nil
+	name := string(key)
+	if keyEsc {
+		name = unescape(key)
+		if id, ok := c.fieldIDs[name]; ok {
+			e.set(id, v)
+			return
+		}
 	}
 	for i := range e.extras {
 		if e.extras[i].name == name {
 			e.extras[i].v = v
-			return nil
+			return
 		}
 	}
 	e.extras = append(e.extras, extraField{name: name, quoted: appendJSONString(nil, name), v: v})
-	return nil
 }

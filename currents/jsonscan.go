@@ -1,9 +1,11 @@
 package currents
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -115,6 +117,28 @@ func (s *scanner) str() (esc bool, err error) {
 	s.i++
 	ascii := true
 	for s.i < len(s.b) {
+		// Skip eight plain bytes at a time: none a quote, a backslash or a
+		// control character (non-ASCII bytes are only noted, for the UTF-8
+		// check at the end).
+		for s.i+8 <= len(s.b) {
+			w := binary.LittleEndian.Uint64(s.b[s.i:])
+			if m := hasLess(w, 0x20) | hasZero(w^(lsb*'"')) | hasZero(w^(lsb*'\\')); m != 0 {
+				// The lowest flagged byte is exact: jump to it.
+				n := bits.TrailingZeros64(m) / 8
+				if w&(lsb*0x80)&(1<<(8*n)-1) != 0 {
+					ascii = false
+				}
+				s.i += n
+				break
+			}
+			if w&(lsb*0x80) != 0 {
+				ascii = false
+			}
+			s.i += 8
+		}
+		if s.i >= len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -155,6 +179,15 @@ func (s *scanner) str() (esc bool, err error) {
 	}
 	return esc, &syntaxError{offset: start, msg: "unterminated string"}
 }
+
+// lsb has the low bit of every byte of a word set.
+const lsb = 0x0101010101010101
+
+// hasZero reports whether any byte of w is zero; hasLess whether any byte is
+// below n (n <= 128). Both are exact about whether, not about which byte.
+func hasZero(w uint64) uint64 { return (w - lsb) &^ w & (lsb * 0x80) }
+
+func hasLess(w uint64, n uint64) uint64 { return (w - lsb*n) &^ w & (lsb * 0x80) }
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
@@ -205,8 +238,24 @@ func (s *scanner) number() (frac bool, err error) {
 	return frac, nil
 }
 
+// object and array validate a nested value. Their iterator works on a copy
+// of the scanner, copied back, so no scanner pointer is stored anywhere and
+// every scanner stays on the stack.
 func (s *scanner) object(depth int) error {
-	it := objectIter{s: s, depth: depth}
+	it := objectIter{sc: *s, depth: depth}
+	err := it.skip()
+	s.i = it.sc.i
+	return err
+}
+
+func (s *scanner) array(depth int) error {
+	it := arrayIter{sc: *s, depth: depth}
+	err := it.skip()
+	s.i = it.sc.i
+	return err
+}
+
+func (it *objectIter) skip() error {
 	if err := it.open(); err != nil {
 		return err
 	}
@@ -218,8 +267,7 @@ func (s *scanner) object(depth int) error {
 	}
 }
 
-func (s *scanner) array(depth int) error {
-	it := arrayIter{s: s, depth: depth}
+func (it *arrayIter) skip() error {
 	if err := it.open(); err != nil {
 		return err
 	}
@@ -233,7 +281,7 @@ func (s *scanner) array(depth int) error {
 
 // objectIter walks the members of an object, one key and value per next.
 type objectIter struct {
-	s     *scanner
+	sc    scanner
 	depth int
 	first bool
 	// After a successful next: the member's key (without quotes, escaped
@@ -247,18 +295,28 @@ type objectIter struct {
 
 func (it *objectIter) open() error {
 	if it.depth > maxDepth {
-		return it.s.fail("nested too deeply")
+		return it.sc.fail("nested too deeply")
 	}
-	if it.s.i >= len(it.s.b) || it.s.b[it.s.i] != '{' {
-		return it.s.fail("expected an object")
+	if it.sc.i >= len(it.sc.b) || it.sc.b[it.sc.i] != '{' {
+		return it.sc.fail("expected an object")
 	}
-	it.s.i++
+	it.sc.i++
 	it.first = true
 	return nil
 }
 
 func (it *objectIter) next() (bool, error) {
-	s := it.s
+	more, err := it.nextKey()
+	if err != nil || !more {
+		return more, err
+	}
+	return true, it.readVal()
+}
+
+// nextKey reads the next member up to its value, leaving the scanner at the
+// value's first byte; readVal then reads the value.
+func (it *objectIter) nextKey() (bool, error) {
+	s := &it.sc
 	s.ws()
 	if s.i >= len(s.b) {
 		return false, s.fail("unterminated object")
@@ -293,13 +351,19 @@ func (it *objectIter) next() (bool, error) {
 	}
 	s.i++
 	s.ws()
+	return true, nil
+}
+
+func (it *objectIter) readVal() error {
+	s := &it.sc
 	vs := s.i
+	var err error
 	it.kind, it.esc, err = s.value(it.depth)
 	if err != nil {
-		return false, err
+		return err
 	}
 	it.val = s.b[vs:s.i]
-	return true, nil
+	return nil
 }
 
 // keyString returns the member's key decoded.
@@ -312,7 +376,7 @@ func (it *objectIter) keyString() string {
 
 // arrayIter walks the elements of an array.
 type arrayIter struct {
-	s     *scanner
+	sc    scanner
 	depth int
 	first bool
 	val   []byte
@@ -322,18 +386,18 @@ type arrayIter struct {
 
 func (it *arrayIter) open() error {
 	if it.depth > maxDepth {
-		return it.s.fail("nested too deeply")
+		return it.sc.fail("nested too deeply")
 	}
-	if it.s.i >= len(it.s.b) || it.s.b[it.s.i] != '[' {
-		return it.s.fail("expected an array")
+	if it.sc.i >= len(it.sc.b) || it.sc.b[it.sc.i] != '[' {
+		return it.sc.fail("expected an array")
 	}
-	it.s.i++
+	it.sc.i++
 	it.first = true
 	return nil
 }
 
 func (it *arrayIter) next() (bool, error) {
-	s := it.s
+	s := &it.sc
 	s.ws()
 	if s.i >= len(s.b) {
 		return false, s.fail("unterminated array")

@@ -186,19 +186,30 @@ func (m *Mapper) mapEvent(e *Event, typeHint func() string) Result {
 		return r
 	}
 
-	typeName, ok := e.TypeField()
-	if !ok {
-		if v := e.values[fieldEventType]; v.present() {
-			return fail("event_type", wrongKind("a string", v))
-		}
-		if typeHint != nil {
-			typeName = typeHint()
-		}
+	// Fast path: a known type spelled without escapes is looked up in place,
+	// without making a string of it.
+	var t *EventType
+	var known bool
+	var typeName string
+	if v := e.values[fieldEventType]; v.kind == kindString && !v.esc && len(v.raw) > 2 {
+		t, known = m.cat.byName[string(v.raw[1:len(v.raw)-1])]
 	}
-	if typeName == "" {
-		return fail("event_type", "is missing: the event has no event_type field, its path metadata has no event_type=<type> segment, and the processor has no event_type configured")
+	if !known {
+		var ok bool
+		typeName, ok = e.TypeField()
+		if !ok {
+			if v := e.values[fieldEventType]; v.present() {
+				return fail("event_type", wrongKind("a string", v))
+			}
+			if typeHint != nil {
+				typeName = typeHint()
+			}
+		}
+		if typeName == "" {
+			return fail("event_type", "is missing: the event has no event_type field, its path metadata has no event_type=<type> segment, and the processor has no event_type configured")
+		}
+		t, known = m.cat.Lookup(typeName)
 	}
-	t, known := m.cat.Lookup(typeName)
 	r.Known = known
 	var quotedName string
 	if known {
@@ -311,8 +322,7 @@ func checkKind(k Kind, v value) string {
 // stringItems reports whether every item of an array is a string or null,
 // wrapped in an Avro union or not.
 func stringItems(raw []byte) bool {
-	s := scanner{b: raw}
-	it := arrayIter{s: &s, depth: 1}
+	it := arrayIter{sc: scanner{b: raw}, depth: 1}
 	if it.open() != nil {
 		return false
 	}
@@ -347,7 +357,7 @@ func (m *Mapper) appendTrack(b []byte, e *Event, t *EventType, quotedName string
 		b = append(b, v.raw...)
 	}
 	b = append(b, `,"timestamp":"`...)
-	b = time.Unix(sec, nsec).UTC().AppendFormat(b, time.RFC3339Nano)
+	b = appendTimestamp(b, sec, nsec)
 	b = append(b, '"')
 
 	generic := t == nil || t.Generic
@@ -406,6 +416,22 @@ func (m *Mapper) appendTrack(b []byte, e *Event, t *EventType, quotedName string
 	}
 	b = props.close()
 	return append(b, '}')
+}
+
+// appendTimestamp writes the time as time.RFC3339Nano in UTC. Whole seconds,
+// what Currents sends, are written directly: AppendFormat parses its layout
+// on every call.
+func appendTimestamp(b []byte, sec, nsec int64) []byte {
+	if nsec != 0 {
+		return time.Unix(sec, nsec).UTC().AppendFormat(b, time.RFC3339Nano)
+	}
+	t := time.Unix(sec, 0).UTC()
+	year, month, day := t.Date()
+	hour, min, s := t.Clock()
+	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
+	b = append(b, byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T')
+	b = append(b, byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+min/10), byte('0'+min%10), ':')
+	return append(b, byte('0'+s/10), byte('0'+s%10), 'Z')
 }
 
 // appendRemaining writes every present field that is not identity, time or
@@ -485,8 +511,7 @@ func appendValue(b []byte, v value) []byte {
 		}
 		return append(b, v.raw...)
 	}
-	s := scanner{b: v.raw}
-	it := arrayIter{s: &s, depth: 1}
+	it := arrayIter{sc: scanner{b: v.raw}, depth: 1}
 	_ = it.open()
 	b = append(b, '[')
 	for i := 0; ; i++ {
