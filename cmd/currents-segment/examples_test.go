@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -240,7 +239,7 @@ func TestExampleBrazeHTTP(t *testing.T) {
 	cmd := exec.Command(binary, "run", "config-examples/braze-http-to-segment.yaml")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), exampleEnv(rc, dead, "BRAZE_CURRENTS_TOKEN="+token, "BRAZE_LISTEN_ADDRESS=127.0.0.1:0", "HTTP_ADDRESS=127.0.0.1:0")...)
-	var logs syncBuffer
+	var logs lockedBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -313,21 +312,4 @@ func TestExampleBrazeHTTP(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the binary did not stop on SIGINT")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
