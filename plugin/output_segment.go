@@ -208,6 +208,7 @@ func newSegmentOutputFromParsed(conf *service.ParsedConfig, mgr *service.Resourc
 		mKeyRejected:     m.NewCounter("segment_write_key_rejected"),
 		maxRetryDuration: cfg.MaxRetryDuration,
 	}
+	o.writeKeyValue, o.staticKey = writeKey.Static()
 	cfg.Observer = o
 	o.cfg = cfg
 	return o, nil
@@ -218,8 +219,11 @@ func newSegmentOutputFromParsed(conf *service.ParsedConfig, mgr *service.Resourc
 // BatchError, metadata and metrics.
 type segmentOutput struct {
 	writeKey *service.InterpolatedString
-	cfg      segment.Config
-	log      *service.Logger
+	// writeKeyValue is the key when it has no interpolations (staticKey).
+	writeKeyValue string
+	staticKey     bool
+	cfg           segment.Config
+	log           *service.Logger
 
 	mu     sync.Mutex
 	sender *segment.Sender
@@ -283,7 +287,7 @@ func (o *segmentOutput) WriteBatch(ctx context.Context, batch service.MessageBat
 	groups := map[string]*group{}
 	var keys []string
 	for i, msg := range batch {
-		key, err := batch.TryInterpolatedString(i, o.writeKey)
+		key, err := o.resolveKey(msg)
 		if err != nil {
 			errs[i] = &segment.ValidationError{Rule: "write_key", Detail: "write_key interpolation failed: " + err.Error()}
 			continue
@@ -347,6 +351,16 @@ func (o *segmentOutput) WriteBatch(ctx context.Context, batch service.MessageBat
 		return bErr
 	}
 	return nil
+}
+
+// resolveKey returns the write key of msg. A static key is resolved once, at
+// construction: MessageBatch.TryInterpolatedString copies the whole batch for
+// every call, which made key resolution quadratic in the batch size.
+func (o *segmentOutput) resolveKey(msg *service.Message) (string, error) {
+	if o.staticKey {
+		return o.writeKeyValue, nil
+	}
+	return o.writeKey.TryString(msg)
 }
 
 func (o *segmentOutput) Close(ctx context.Context) error {

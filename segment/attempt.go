@@ -41,17 +41,19 @@ type analyticsBatch struct {
 	Context json.RawMessage `json:"context"`
 }
 
-// sentAtLayout is fixed width so the body length does not vary per attempt.
-const sentAtLayout = "2006-01-02T15:04:05.000Z07:00"
+// sentAtLayout formats a UTC time at a fixed width (24 bytes: the trailing Z
+// is a literal, not a zone element), so each attempt can overwrite the sentAt
+// of the request body in place.
+const sentAtLayout = "2006-01-02T15:04:05.000Z"
 
 func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	body, err := io.ReadAll(req.Body)
+	in, err := io.ReadAll(req.Body)
 	_ = req.Body.Close()
 	if err != nil {
 		return nil, err
 	}
 	var ab analyticsBatch
-	if err := json.Unmarshal(body, &ab); err != nil {
+	if err := json.Unmarshal(in, &ab); err != nil {
 		return nil, fmt.Errorf("segment: unreadable analytics-go request: %w", err)
 	}
 	t.mu.Lock()
@@ -62,32 +64,40 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return nil, v
 	}
 
+	batchID, _ := json.Marshal(ab.MessageID)
 	idx := make([]int, 0, len(ab.Batch))
-	var prefix bytes.Buffer
-	prefix.Grow(len(body))
-	prefix.WriteString(`{"batch":[`)
-	for k, m := range ab.Batch {
+	size := len(`{"batch":[],"context":,"messageId":,"sentAt":""}`) + len(ab.Context) + len(batchID) + len(sentAtLayout)
+	for _, m := range ab.Batch {
 		i, err := strconv.Atoi(m.MessageID)
 		if err != nil || i < 0 || i >= len(t.raws) {
 			return nil, fmt.Errorf("segment: unknown envelope token %q", m.MessageID)
 		}
-		if k > 0 {
-			prefix.WriteByte(',')
-		}
-		prefix.Write(t.raws[i])
 		idx = append(idx, i)
+		size += len(t.raws[i]) + 1
 	}
-	prefix.WriteString(`]`)
+	// The body is built once, with room for sentAt, which each attempt
+	// overwrites in place (the layout is fixed width).
+	body := make([]byte, 0, size)
+	body = append(body, `{"batch":[`...)
+	for k, i := range idx {
+		if k > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, t.raws[i]...)
+	}
+	body = append(body, ']')
 	if len(ab.Context) > 0 {
-		prefix.WriteString(`,"context":`)
-		prefix.Write(ab.Context)
+		body = append(body, `,"context":`...)
+		body = append(body, ab.Context...)
 	}
-	id, _ := json.Marshal(ab.MessageID)
-	prefix.WriteString(`,"messageId":`)
-	prefix.Write(id)
-	prefix.WriteString(`,"sentAt":"`)
+	body = append(body, `,"messageId":`...)
+	body = append(body, batchID...)
+	body = append(body, `,"sentAt":"`...)
+	sentAt := len(body)
+	body = append(body, sentAtLayout...)
+	body = append(body, `"}`...)
 
-	derr := t.attempts(req, prefix.Bytes(), len(idx))
+	derr := t.attempts(req, body, sentAt, len(idx))
 	if derr == nil {
 		return &http.Response{
 			Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
@@ -101,9 +111,10 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return nil, derr
 }
 
-// attempts sends the request until it gets a verdict: nil for 2xx, else a
-// *DeliveryError. Each attempt writes the moment it starts into sentAt.
-func (t *attemptTransport) attempts(orig *http.Request, prefix []byte, n int) *DeliveryError {
+// attempts sends body until it gets a verdict: nil for 2xx, else a
+// *DeliveryError. Each attempt writes the moment it starts into the sentAt
+// slot at body[sentAt:].
+func (t *attemptTransport) attempts(orig *http.Request, body []byte, sentAt, n int) *DeliveryError {
 	cfg := &t.s.cfg
 	start := time.Now()
 	deadline := start.Add(cfg.MaxRetryDuration)
@@ -113,14 +124,17 @@ func (t *attemptTransport) attempts(orig *http.Request, prefix []byte, n int) *D
 		last.Elapsed = time.Since(start)
 		return last
 	}
-	body := make([]byte, 0, len(prefix)+len(sentAtLayout)+4)
 	for attempt := 1; ; attempt++ {
 		if t.ctx.Err() != nil {
 			last.Err = context.Cause(t.ctx)
 			return fail(ClassAborted)
 		}
-		now := time.Now()
-		body = append(append(append(body[:0], prefix...), now.UTC().Format(sentAtLayout)...), `"}`...)
+		if attempt > 1 {
+			// An abandoned attempt's transport may still be reading the
+			// previous body: never write into it.
+			body = bytes.Clone(body)
+		}
+		stampSentAt(body, sentAt, time.Now())
 		if len(body) > MaxRequestBytes {
 			last.Err = fmt.Errorf("request of %d bytes over the %d byte limit", len(body), MaxRequestBytes)
 			return fail(ClassPermanent)
@@ -175,6 +189,15 @@ func (t *attemptTransport) attempts(orig *http.Request, prefix []byte, n int) *D
 			return fail(class)
 		}
 	}
+}
+
+// stampSentAt writes now into the sentAt slot of body at body[at:], in
+// place. The time is formatted aside and copied: AppendFormat writes all nine
+// fraction digits before cutting them to three, so formatting straight into
+// the slot would overwrite the bytes after it.
+func stampSentAt(body []byte, at int, now time.Time) {
+	var ts [64]byte
+	copy(body[at:at+len(sentAtLayout)], now.UTC().AppendFormat(ts[:0], sentAtLayout))
 }
 
 func errOrStatus(err error, status int) any {

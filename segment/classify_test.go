@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -119,19 +120,41 @@ func TestSegmentChunkLimits(t *testing.T) {
 	}
 }
 
-func TestSegmentEnvelopeMatchesRawLength(t *testing.T) {
-	raw := []byte(`{"type":"track","event":"Email Sent","userId":"u-1","properties":{"subject":"` + strings.Repeat("y", 500) + `"}}`)
-	env, n := envelope(7, raw)
-	if n != len(raw) || env.MessageId != "7" {
-		t.Fatalf("envelope length %d, raw %d", n, len(raw))
-	}
-}
-
 func TestSegmentBackoffBounds(t *testing.T) {
 	for attempt := 1; attempt < 20; attempt++ {
 		d := backoff(100*time.Millisecond, time.Second, attempt)
 		if d < 50*time.Millisecond || d > time.Second {
 			t.Fatalf("attempt %d: %s", attempt, d)
+		}
+	}
+}
+
+// TestSegmentStampSentAtWritesOnlyItsSlot stamps bodies whose slot is followed
+// by the closing bytes, with and without spare capacity after them: the body
+// must stay valid JSON and carry exactly the stamped millisecond.
+func TestSegmentStampSentAtWritesOnlyItsSlot(t *testing.T) {
+	prefix := `{"batch":[{"type":"track"}],"sentAt":"`
+	for _, spare := range []int{0, 1, 8, 64} {
+		for _, now := range []time.Time{
+			time.Date(2026, 11, 28, 16, 4, 4, 44_519_000, time.UTC),
+			time.Date(2026, 1, 2, 3, 4, 5, 999_999_999, time.FixedZone("CET", 3600)),
+			time.Date(2026, 6, 30, 23, 59, 59, 0, time.UTC),
+		} {
+			body := make([]byte, 0, len(prefix)+len(sentAtLayout)+2+spare)
+			body = append(body, prefix...)
+			body = append(body, sentAtLayout...)
+			body = append(body, `"}`...)
+			body = body[:len(body):len(body)+spare]
+			stampSentAt(body, len(prefix), now)
+			var got struct {
+				SentAt time.Time `json:"sentAt"`
+			}
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatalf("spare %d, %s: body %s: %v", spare, now, body, err)
+			}
+			if want := now.Truncate(time.Millisecond); !got.SentAt.Equal(want) {
+				t.Fatalf("spare %d: sentAt %s, want %s (body %s)", spare, got.SentAt, want, body)
+			}
 		}
 	}
 }

@@ -21,12 +21,16 @@ package segment
 //     1) never share a client, so callbacks cannot be confused between them.
 //   - Correlation tokens. analytics-go only serialises its own Track type,
 //     which would re-encode the timestamp, context, properties and
-//     integrations. So the Track handed to Enqueue is an envelope whose
-//     messageId is the chunk index ("0", "1", …; unique even when the real
-//     messageIds repeat) and whose JSON is padded to the raw message's exact
-//     length, so analytics-go's own byte accounting matches the real request.
-//     The transport swaps each envelope for the raw message bytes, untouched;
-//     Success/Failure give the envelope back, and its token gives the index.
+//     integrations. So the Track handed to Enqueue is a minimal envelope
+//     whose messageId is the chunk index ("0", "1", …; unique even when the
+//     real messageIds repeat). The transport swaps each envelope for the raw
+//     message bytes, untouched; Success/Failure give the envelope back, and
+//     its token gives the index. The envelopes are kept tiny (about 100
+//     bytes) because analytics-go marshals each one and then the whole batch,
+//     and the transport parses that batch again: work that grows with the
+//     envelope, not with what is sent. The byte budget of a request is ours
+//     (Chunk counts the raw messages), so analytics-go's own byte accounting,
+//     which only sees envelopes, never splits a chunk.
 //   - The transport performs every attempt itself (attempt.go): per-attempt
 //     timeout, a fresh sentAt written into the body at each attempt,
 //     classification (Classify), backoff honouring Retry-After, the
@@ -45,10 +49,8 @@ package segment
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -168,9 +170,7 @@ func (s *Sender) Send(ctx context.Context, writeKey string, msgs [][]byte) []err
 
 	sizes := make([]int, len(msgs))
 	for i, m := range msgs {
-		// The token i is at least as long as the chunk-local token the
-		// message gets later, so this size bounds what is really sent.
-		_, sizes[i] = envelope(i, m)
+		sizes[i] = len(m)
 	}
 	chunks := Chunk(sizes)
 	var wg sync.WaitGroup
@@ -214,26 +214,16 @@ func Chunk(sizes []int) [][]int {
 // stamp its own (the raw message's timestamp is what is sent).
 var envelopeTime = time.Unix(0, 0).UTC()
 
-// envelope builds the Track handed to analytics-go for message i: a valid
-// track whose messageId is the token i and whose JSON is as long as raw
-// (when raw is longer than the bare envelope), and returns that length,
-// which is what the chunk budget counts: never less than the bytes sent.
-func envelope(i int, raw []byte) (analytics.Track, int) {
-	t := analytics.Track{
-		Type:       "track",
-		MessageId:  strconv.Itoa(i),
-		UserId:     "u",
-		Event:      "e",
-		Timestamp:  envelopeTime,
-		Properties: analytics.Properties{"_": ""},
+// envelope is the Track handed to analytics-go for message i of a chunk: the
+// smallest track it accepts, carrying i as its messageId.
+func envelope(i int) analytics.Track {
+	return analytics.Track{
+		Type:      "track",
+		MessageId: strconv.Itoa(i),
+		UserId:    "u",
+		Event:     "e",
+		Timestamp: envelopeTime,
 	}
-	b, _ := json.Marshal(t)
-	n := len(b)
-	if pad := len(raw) - n; pad > 0 {
-		t.Properties = analytics.Properties{"_": strings.Repeat("x", pad)}
-		n += pad
-	}
-	return t, n
 }
 
 // chunkState collects the verdicts of one chunk. It is the analytics
@@ -360,8 +350,7 @@ func (s *Sender) sendChunk(ctx context.Context, writeKey string, idx []int, msgs
 		return out
 	}
 	for j := range idx {
-		env, _ := envelope(j, raws[j])
-		if err := client.Enqueue(env); err != nil {
+		if err := client.Enqueue(envelope(j)); err != nil {
 			st.resolve(j, &DeliveryError{Class: ClassTransient, StatusClass: StatusNetwork, Err: err})
 		}
 	}

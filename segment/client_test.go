@@ -234,3 +234,49 @@ func TestSegmentSenderSplitsLargeSends(t *testing.T) {
 		t.Fatalf("server saw %d messages", seen)
 	}
 }
+
+// TestSegmentSenderSendsEachChunkAsOneRequest checks that analytics-go, which
+// only sees the small envelopes, never splits what Chunk sized as one request
+// (nor merges chunks): every request is exactly one chunk, full to its budget.
+func TestSegmentSenderSendsEachChunkAsOneRequest(t *testing.T) {
+	api := &fakeAPI{}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	s := testSender(t, srv.URL, nil)
+
+	var msgs [][]byte
+	var sizes []int
+	pad := strings.Repeat("p", 2000)
+	for i := range 700 {
+		m := fmt.Appendf(nil, `{"type":"track","event":"e","userId":"u","messageId":"m%d","properties":{"p":%q}}`, i, pad)
+		msgs = append(msgs, m)
+		sizes = append(sizes, len(m))
+	}
+	chunks := Chunk(sizes)
+	if len(chunks) != 3 {
+		t.Fatalf("700 messages of ~2 KB make %d chunks, want 3", len(chunks))
+	}
+	for i, err := range s.Send(context.Background(), "wk", msgs) {
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	reqs := api.requests()
+	if len(reqs) != len(chunks) {
+		t.Fatalf("%d requests for %d chunks", len(reqs), len(chunks))
+	}
+	got := map[int]int{}
+	for _, r := range reqs {
+		batch, _ := batchOf(t, r.body)
+		got[len(batch)]++
+		if len(r.body) > MaxRequestBytes {
+			t.Fatalf("request of %d bytes", len(r.body))
+		}
+	}
+	for _, c := range chunks {
+		if got[len(c)] == 0 {
+			t.Fatalf("no request carried a chunk of %d messages; requests by size: %v", len(c), got)
+		}
+		got[len(c)]--
+	}
+}
