@@ -144,7 +144,7 @@ func TestSegmentStampSentAtWritesOnlyItsSlot(t *testing.T) {
 			body = append(body, prefix...)
 			body = append(body, sentAtLayout...)
 			body = append(body, `"}`...)
-			body = body[:len(body):len(body)+spare]
+			body = body[: len(body) : len(body)+spare]
 			stampSentAt(body, len(prefix), now)
 			var got struct {
 				SentAt time.Time `json:"sentAt"`
