@@ -2,6 +2,8 @@ package currents
 
 import (
 	"fmt"
+
+	"github.com/currents-segment/currents-segment/internal/jsonscan"
 )
 
 // avroUnionTags are the branch names Avro's JSON encoding wraps union values
@@ -14,19 +16,19 @@ var avroUnionTags = map[string]bool{
 // unwrapUnion returns the inner value of an Avro-JSON union wrapper such as
 // {"string":"x"}; ok is false for any other object.
 func unwrapUnion(raw []byte) (inner value, ok bool) {
-	it := objectIter{sc: scanner{b: raw}, depth: 1}
-	if it.open() != nil {
+	it := jsonscan.NewObjectIter(jsonscan.NewScanner(raw), 1)
+	if it.Open() != nil {
 		return value{}, false
 	}
-	more, err := it.next()
-	if err != nil || !more || it.keyEsc || !avroUnionTags[string(it.key)] {
+	more, err := it.Next()
+	if err != nil || !more || it.KeyEsc || !avroUnionTags[string(it.Key)] {
 		return value{}, false
 	}
-	inner = value{raw: it.val, kind: it.kind, esc: it.esc}
-	if more, err = it.next(); err != nil || more {
+	inner = value{raw: it.Val, kind: it.Kind, esc: it.Esc}
+	if more, err = it.Next(); err != nil || more {
 		return value{}, false
 	}
-	if inner.kind == kindArray {
+	if inner.kind == jsonscan.KindArray {
 		inner.wrapped = arrayHasWrappers(inner.raw)
 	}
 	return inner, true
@@ -35,17 +37,17 @@ func unwrapUnion(raw []byte) (inner value, ok bool) {
 // arrayHasWrappers reports whether any item of an array is a union wrapper,
 // as items of Avro type ["null","string"] are in Avro JSON.
 func arrayHasWrappers(raw []byte) bool {
-	it := arrayIter{sc: scanner{b: raw}, depth: 1}
-	if it.open() != nil {
+	it := jsonscan.NewArrayIter(jsonscan.NewScanner(raw), 1)
+	if it.Open() != nil {
 		return false
 	}
 	for {
-		more, err := it.next()
+		more, err := it.Next()
 		if err != nil || !more {
 			return false
 		}
-		if it.kind == kindObject {
-			if _, ok := unwrapUnion(it.val); ok {
+		if it.Kind == jsonscan.KindObject {
+			if _, ok := unwrapUnion(it.Val); ok {
 				return true
 			}
 		}
@@ -53,14 +55,14 @@ func arrayHasWrappers(raw []byte) bool {
 }
 
 // readValue turns a scanned member into a value, removing a union wrapper.
-func readValue(raw []byte, kind valueKind, esc bool) value {
+func readValue(raw []byte, kind jsonscan.Kind, esc bool) value {
 	v := value{raw: raw, kind: kind, esc: esc}
 	switch kind {
-	case kindObject:
+	case jsonscan.KindObject:
 		if inner, ok := unwrapUnion(raw); ok {
 			return inner
 		}
-	case kindArray:
+	case jsonscan.KindArray:
 		v.wrapped = arrayHasWrappers(raw)
 	}
 	return v
@@ -78,17 +80,17 @@ type input struct {
 func (c *Catalog) split(data []byte, e *Event) (input, error) {
 	e.reset(c)
 	e.Raw = data
-	s := scanner{b: data}
-	s.ws()
-	if s.i < len(data) && data[s.i] == '[' {
+	s := jsonscan.NewScanner(data)
+	s.SkipSpace()
+	if s.Peek() == '[' {
 		els, err := arrayElements(&s)
 		if err != nil {
 			return input{}, err
 		}
-		return input{elements: els, envelope: true}, trailing(&s)
+		return input{elements: els, envelope: true}, s.End()
 	}
-	it := objectIter{sc: s, depth: 0}
-	if err := it.open(); err != nil {
+	it := jsonscan.NewObjectIter(s, 0)
+	if err := it.Open(); err != nil {
 		return input{}, fmt.Errorf("expected a JSON object (a Currents event or an {\"events\":[...]} batch): %w", err)
 	}
 	var in input
@@ -103,8 +105,8 @@ func (c *Catalog) split(data []byte, e *Event) (input, error) {
 		if flat {
 			continue
 		}
-		if !it.keyEsc && string(it.key) == "events" && it.kind == kindArray {
-			sub := scanner{b: it.val}
+		if !it.KeyEsc && string(it.Key) == "events" && it.Kind == jsonscan.KindArray {
+			sub := jsonscan.NewScanner(it.Val)
 			els, err := arrayElements(&sub)
 			if err != nil {
 				return input{}, err
@@ -116,33 +118,26 @@ func (c *Catalog) split(data []byte, e *Event) (input, error) {
 			return input{}, err
 		}
 	}
-	return in, trailing(&it.sc)
+	end := it.Scanner()
+	return in, end.End()
 }
 
-func trailing(s *scanner) error {
-	s.ws()
-	if s.i != len(s.b) {
-		return s.fail("unexpected data after the JSON value")
-	}
-	return nil
-}
-
-func arrayElements(s *scanner) ([][]byte, error) {
-	it := arrayIter{sc: *s, depth: 1}
-	defer func() { s.i = it.sc.i }()
-	if err := it.open(); err != nil {
+func arrayElements(s *jsonscan.Scanner) ([][]byte, error) {
+	it := jsonscan.NewArrayIter(*s, 1)
+	defer func() { *s = it.Scanner() }()
+	if err := it.Open(); err != nil {
 		return nil, err
 	}
 	var els [][]byte
 	for {
-		more, err := it.next()
+		more, err := it.Next()
 		if err != nil {
 			return nil, err
 		}
 		if !more {
 			return els, nil
 		}
-		els = append(els, it.val)
+		els = append(els, it.Val)
 	}
 }
 
@@ -150,8 +145,8 @@ func arrayElements(s *scanner) ([][]byte, error) {
 func (c *Catalog) decodeElement(data []byte, index int, e *Event) error {
 	e.reset(c)
 	e.Raw, e.Index = data, index
-	it := objectIter{sc: scanner{b: data}, depth: 1}
-	if err := it.open(); err != nil {
+	it := jsonscan.NewObjectIter(jsonscan.NewScanner(data), 1)
+	if err := it.Open(); err != nil {
 		return fmt.Errorf("expected the event to be a JSON object: %w", err)
 	}
 	for {
@@ -168,59 +163,56 @@ func (c *Catalog) decodeElement(data []byte, index int, e *Event) error {
 	}
 }
 
-// nextTop is objectIter.next for the top level of an event. The members of a
+// nextTop is ObjectIter.Next for the top level of an event. The members of a
 // nested "user" or "properties" object are stored as they are scanned
 // (flat is true), in one pass, instead of scanning the object once to
-// validate it and again to flatten it. Errors are the same as next's.
-func (c *Catalog) nextTop(e *Event, it *objectIter) (more, flat bool, err error) {
-	if more, err = it.nextKey(); err != nil || !more {
+// validate it and again to flatten it. Errors are the same as Next's.
+func (c *Catalog) nextTop(e *Event, it *jsonscan.ObjectIter) (more, flat bool, err error) {
+	if more, err = it.NextKey(); err != nil || !more {
 		return more, false, err
 	}
-	s := &it.sc
-	if !it.keyEsc && s.i < len(s.b) && s.b[s.i] == '{' {
-		if k := string(it.key); k == "user" || k == "properties" {
-			vs := s.i
-			sub := objectIter{sc: *s, depth: it.depth + 1}
-			err = sub.open()
+	if !it.KeyEsc && it.Peek() == '{' {
+		if k := string(it.Key); k == "user" || k == "properties" {
+			sub := it.Nested()
+			err = sub.Open()
 			for err == nil {
 				var m bool
-				if m, err = sub.next(); err != nil || !m {
+				if m, err = sub.Next(); err != nil || !m {
 					break
 				}
-				c.store(e, sub.key, sub.keyEsc, readValue(sub.val, sub.kind, sub.esc))
+				c.store(e, sub.Key, sub.KeyEsc, readValue(sub.Val, sub.Kind, sub.Esc))
 			}
-			s.i = sub.sc.i
+			it.EndNested(&sub)
 			if err != nil {
 				return false, false, err
 			}
-			it.val, it.kind, it.esc = s.b[vs:s.i], kindObject, false
 			return true, true, nil
 		}
 	}
-	return true, false, it.readVal()
+	return true, false, it.ReadValue()
 }
 
 // member stores one object member. At the top of an HTTP event, the nested
 // "user" and "properties" objects are flattened, so both wire shapes end up
 // with the same fields. It does not recurse, so the scanners it makes stay
 // on the stack.
-func (c *Catalog) member(e *Event, it *objectIter, top bool) error {
-	if top && it.kind == kindObject && !it.keyEsc {
-		if k := string(it.key); k == "user" || k == "properties" {
-			sub := objectIter{sc: scanner{b: it.val}, depth: it.depth + 1}
-			if err := sub.open(); err != nil {
+func (c *Catalog) member(e *Event, it *jsonscan.ObjectIter, top bool) error {
+	if top && it.Kind == jsonscan.KindObject && !it.KeyEsc {
+		if k := string(it.Key); k == "user" || k == "properties" {
+			sub := jsonscan.NewObjectIter(jsonscan.NewScanner(it.Val), it.Depth()+1)
+			if err := sub.Open(); err != nil {
 				return err
 			}
 			for {
-				more, err := sub.next()
+				more, err := sub.Next()
 				if err != nil || !more {
 					return err
 				}
-				c.store(e, sub.key, sub.keyEsc, readValue(sub.val, sub.kind, sub.esc))
+				c.store(e, sub.Key, sub.KeyEsc, readValue(sub.Val, sub.Kind, sub.Esc))
 			}
 		}
 	}
-	c.store(e, it.key, it.keyEsc, readValue(it.val, it.kind, it.esc))
+	c.store(e, it.Key, it.KeyEsc, readValue(it.Val, it.Kind, it.Esc))
 	return nil
 }
 
@@ -234,7 +226,7 @@ func (c *Catalog) store(e *Event, key []byte, keyEsc bool, v value) {
 	}
 	name := string(key)
 	if keyEsc {
-		name = unescape(key)
+		name = jsonscan.Unescape(key)
 		if id, ok := c.fieldIDs[name]; ok {
 			e.set(id, v)
 			return

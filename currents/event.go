@@ -2,13 +2,15 @@ package currents
 
 import (
 	"strconv"
+
+	"github.com/currents-segment/currents-segment/internal/jsonscan"
 )
 
 // value is one field of a decoded event: its JSON text, verbatim from the
 // input after any Avro union wrapper was removed.
 type value struct {
 	raw  []byte
-	kind valueKind
+	kind jsonscan.Kind
 	// esc: a string with escapes, or a number with a fraction or exponent.
 	esc bool
 	// wrapped: an array whose items carry Avro union wrappers.
@@ -16,7 +18,7 @@ type value struct {
 }
 
 func (v value) present() bool {
-	return v.kind != kindInvalid && v.kind != kindNull && !(v.kind == kindString && len(v.raw) == 2)
+	return v.kind != jsonscan.KindInvalid && v.kind != jsonscan.KindNull && !(v.kind == jsonscan.KindString && len(v.raw) == 2)
 }
 
 // extraField is a field no catalog type knows.
@@ -57,7 +59,7 @@ func (e *Event) reset(cat *Catalog) {
 }
 
 func (e *Event) set(id int, v value) {
-	if e.values[id].kind == kindInvalid {
+	if e.values[id].kind == jsonscan.KindInvalid {
 		e.order = append(e.order, id)
 	}
 	e.values[id] = v
@@ -68,18 +70,18 @@ func (e *Event) set(id int, v value) {
 func (e *Event) Field(name string) (s string, ok bool) {
 	if id, known := e.cat.fieldIDs[name]; known {
 		v := e.values[id]
-		if v.kind == kindInvalid || v.kind == kindNull {
+		if v.kind == jsonscan.KindInvalid || v.kind == jsonscan.KindNull {
 			return "", false
 		}
-		if v.kind == kindString {
-			return stringValue(v.raw, v.esc), true
+		if v.kind == jsonscan.KindString {
+			return jsonscan.StringValue(v.raw, v.esc), true
 		}
 		return string(v.raw), true
 	}
 	for _, x := range e.extras {
 		if x.name == name {
-			if x.v.kind == kindString {
-				return stringValue(x.v.raw, x.v.esc), true
+			if x.v.kind == jsonscan.KindString {
+				return jsonscan.StringValue(x.v.raw, x.v.esc), true
 			}
 			return string(x.v.raw), true
 		}
@@ -90,25 +92,25 @@ func (e *Event) Field(name string) (s string, ok bool) {
 // ID returns the event's id, or "" if it has none that is a string.
 func (e *Event) ID() string {
 	v := e.values[fieldID]
-	if v.kind != kindString {
+	if v.kind != jsonscan.KindString {
 		return ""
 	}
-	return stringValue(v.raw, v.esc)
+	return jsonscan.StringValue(v.raw, v.esc)
 }
 
 // TypeField returns the event's own event_type field, if it is a string.
 func (e *Event) TypeField() (string, bool) {
 	v := e.values[fieldEventType]
-	if v.kind != kindString || len(v.raw) == 2 {
+	if v.kind != jsonscan.KindString || len(v.raw) == 2 {
 		return "", false
 	}
-	return stringValue(v.raw, v.esc), true
+	return jsonscan.StringValue(v.raw, v.esc), true
 }
 
 // unixSeconds parses the time field: Currents sends integer UNIX seconds,
 // but a fraction is kept rather than refused.
 func unixSeconds(v value) (sec int64, nsec int64, ok bool) {
-	if v.kind != kindNumber {
+	if v.kind != jsonscan.KindNumber {
 		return 0, 0, false
 	}
 	if !v.esc {

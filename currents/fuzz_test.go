@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/currents-segment/currents-segment/internal/jsonscan"
 	"github.com/currents-segment/currents-segment/internal/spec"
 )
 
@@ -45,7 +46,7 @@ func FuzzMap(f *testing.F) {
 					t.Fatalf("call without identity: %s", r.Track)
 				}
 			case Failed:
-				var se *syntaxError
+				var se *jsonscan.SyntaxError
 				if valid && errors.As(r.Err, &se) {
 					t.Fatalf("valid JSON refused as invalid: %v", r.Err)
 				}

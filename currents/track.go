@@ -1,10 +1,13 @@
 package currents
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/currents-segment/currents-segment/internal/jsonscan"
 )
 
 // AnonymousUsers says what happens to events of users without an
@@ -191,7 +194,7 @@ func (m *Mapper) mapEvent(e *Event, typeHint func() string) Result {
 	var t *EventType
 	var known bool
 	var typeName string
-	if v := e.values[fieldEventType]; v.kind == kindString && !v.esc && len(v.raw) > 2 {
+	if v := e.values[fieldEventType]; v.kind == jsonscan.KindString && !v.esc && len(v.raw) > 2 {
 		t, known = m.cat.byName[string(v.raw[1:len(v.raw)-1])]
 	}
 	if !known {
@@ -236,15 +239,15 @@ func (m *Mapper) mapEvent(e *Event, typeHint func() string) Result {
 	id := e.values[fieldID]
 	switch {
 	case !id.present():
-		if id.kind == kindInvalid || id.kind == kindNull {
+		if id.kind == jsonscan.KindInvalid || id.kind == jsonscan.KindNull {
 			return fail("id", "is missing: every Currents event has a string id, used as Segment's messageId")
 		}
 		return fail("id", "is empty: expected the Currents event id (a string)")
-	case id.kind != kindString:
+	case id.kind != jsonscan.KindString:
 		return fail("id", wrongKind("a string", id))
 	}
 	tv := e.values[fieldTime]
-	if tv.kind == kindInvalid || tv.kind == kindNull {
+	if tv.kind == jsonscan.KindInvalid || tv.kind == jsonscan.KindNull {
 		return fail("time", "is missing: expected the event's UNIX time in seconds")
 	}
 	sec, nsec, ok := unixSeconds(tv)
@@ -255,7 +258,7 @@ func (m *Mapper) mapEvent(e *Event, typeHint func() string) Result {
 		return fail("time", fmt.Sprintf("expected UNIX seconds between 0 and %d, got %s", int64(maxUnixSeconds), excerpt(tv.raw)))
 	}
 	for _, f := range [...]int{fieldUserID, fieldExternalUserID, fieldTimezone} {
-		if v := e.values[f]; v.kind != kindInvalid && v.kind != kindNull && v.kind != kindString {
+		if v := e.values[f]; v.kind != jsonscan.KindInvalid && v.kind != jsonscan.KindNull && v.kind != jsonscan.KindString {
 			return fail(m.cat.fieldNames[f], wrongKind("a string", v))
 		}
 	}
@@ -266,7 +269,7 @@ func (m *Mapper) mapEvent(e *Event, typeHint func() string) Result {
 	if known {
 		for _, f := range t.fieldKinds {
 			v := e.values[f.id]
-			if v.kind == kindInvalid || v.kind == kindNull {
+			if v.kind == jsonscan.KindInvalid || v.kind == jsonscan.KindNull {
 				continue
 			}
 			if problem := checkKind(f.kind, v); problem != "" {
@@ -287,8 +290,8 @@ func (m *Mapper) mapEvent(e *Event, typeHint func() string) Result {
 		t = nil
 	}
 	r.Track = m.appendTrack(make([]byte, 0, len(e.Raw)+64), e, t, quotedName, sec, nsec)
-	if v := e.values[fieldAppGroupID]; v.kind == kindString && v.present() {
-		r.AppGroupID = stringValue(v.raw, v.esc)
+	if v := e.values[fieldAppGroupID]; v.kind == jsonscan.KindString && v.present() {
+		r.AppGroupID = jsonscan.StringValue(v.raw, v.esc)
 	}
 	r.Outcome = Mapped
 	return r
@@ -300,19 +303,19 @@ const maxUnixSeconds = 253402300799
 func checkKind(k Kind, v value) string {
 	switch k {
 	case KindString:
-		if v.kind != kindString {
+		if v.kind != jsonscan.KindString {
 			return wrongKind("a string", v)
 		}
 	case KindInt:
-		if v.kind != kindNumber || v.esc {
+		if v.kind != jsonscan.KindNumber || v.esc {
 			return wrongKind("an integer", v)
 		}
 	case KindBool:
-		if v.kind != kindBool {
+		if v.kind != jsonscan.KindBool {
 			return wrongKind("a boolean", v)
 		}
 	case KindStringArray:
-		if v.kind != kindArray || !stringItems(v.raw) {
+		if v.kind != jsonscan.KindArray || !stringItems(v.raw) {
 			return wrongKind("an array of strings", v)
 		}
 	}
@@ -322,20 +325,20 @@ func checkKind(k Kind, v value) string {
 // stringItems reports whether every item of an array is a string or null,
 // wrapped in an Avro union or not.
 func stringItems(raw []byte) bool {
-	it := arrayIter{sc: scanner{b: raw}, depth: 1}
-	if it.open() != nil {
+	it := jsonscan.NewArrayIter(jsonscan.NewScanner(raw), 1)
+	if it.Open() != nil {
 		return false
 	}
 	for {
-		more, err := it.next()
+		more, err := it.Next()
 		if err != nil {
 			return false
 		}
 		if !more {
 			return true
 		}
-		v := readValue(it.val, it.kind, it.esc)
-		if v.kind != kindString && v.kind != kindNull {
+		v := readValue(it.Val, it.Kind, it.Esc)
+		if v.kind != jsonscan.KindString && v.kind != jsonscan.KindNull {
 			return false
 		}
 	}
@@ -506,23 +509,23 @@ func (w *objectWriter) close() []byte {
 // items.
 func appendValue(b []byte, v value) []byte {
 	if !v.wrapped {
-		if v.kind == kindArray || v.kind == kindObject {
+		if v.kind == jsonscan.KindArray || v.kind == jsonscan.KindObject {
 			return appendCompact(b, v.raw)
 		}
 		return append(b, v.raw...)
 	}
-	it := arrayIter{sc: scanner{b: v.raw}, depth: 1}
-	_ = it.open()
+	it := jsonscan.NewArrayIter(jsonscan.NewScanner(v.raw), 1)
+	_ = it.Open()
 	b = append(b, '[')
 	for i := 0; ; i++ {
-		more, err := it.next()
+		more, err := it.Next()
 		if err != nil || !more {
 			break
 		}
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendCompact(b, readValue(it.val, it.kind, it.esc).raw)
+		b = appendCompact(b, readValue(it.Val, it.Kind, it.Esc).raw)
 	}
 	return append(b, ']')
 }
@@ -553,4 +556,10 @@ func appendCompact(b []byte, raw []byte) []byte {
 		b = append(b, c)
 	}
 	return b
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(dst []byte, s string) []byte {
+	b, _ := json.Marshal(s)
+	return append(dst, b...)
 }
