@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/currents-segment/currents-segment/internal/jsonscan"
 )
 
 // attemptTransport is the http.RoundTripper given to one chunk's analytics
@@ -31,14 +33,79 @@ type attemptTransport struct {
 }
 
 // analyticsBatch is the part of analytics-go's request body the transport
-// reads: the batch id (stable across its retries), the envelope tokens and
-// the batch-level context (library name and version).
+// reads: the batch id (stable across its retries), the envelope tokens (chunk
+// indexes) and the batch-level context (library name and version), verbatim.
 type analyticsBatch struct {
-	MessageID string `json:"messageId"`
-	Batch     []struct {
-		MessageID string `json:"messageId"`
-	} `json:"batch"`
-	Context json.RawMessage `json:"context"`
+	MessageID string
+	Tokens    []int
+	Context   []byte
+}
+
+// parseAnalyticsBatch reads analytics-go's request body. The body is
+// analytics-go's own encoding of our envelopes, so anything unexpected in it
+// is a bug here, reported as an error rather than sent.
+func parseAnalyticsBatch(body []byte, chunkLen int) (analyticsBatch, error) {
+	var ab analyticsBatch
+	it := jsonscan.NewObjectIter(jsonscan.NewScanner(body), 0)
+	err := it.Open()
+	for err == nil {
+		var more bool
+		if more, err = it.Next(); err != nil || !more {
+			break
+		}
+		switch string(it.Key) {
+		case "messageId":
+			if it.Kind == jsonscan.KindString {
+				ab.MessageID = jsonscan.StringValue(it.Val, it.Esc)
+			}
+		case "context":
+			ab.Context = it.Val
+		case "batch":
+			if it.Kind != jsonscan.KindArray {
+				return ab, fmt.Errorf("batch is a %s", it.Kind)
+			}
+			ab.Tokens, err = envelopeTokens(it.Val, chunkLen)
+		}
+	}
+	if err != nil {
+		return ab, err
+	}
+	if ab.MessageID == "" {
+		return ab, errors.New("no batch messageId")
+	}
+	return ab, nil
+}
+
+// envelopeTokens returns the token (chunk index) of each envelope in batch.
+func envelopeTokens(batch []byte, chunkLen int) ([]int, error) {
+	tokens := make([]int, 0, chunkLen)
+	arr := jsonscan.NewArrayIter(jsonscan.NewScanner(batch), 1)
+	err := arr.Open()
+	for err == nil {
+		var more bool
+		if more, err = arr.Next(); err != nil || !more {
+			break
+		}
+		token := -1
+		env := jsonscan.NewObjectIter(jsonscan.NewScanner(arr.Val), 2)
+		err = env.Open()
+		for err == nil {
+			if more, err = env.Next(); err != nil || !more {
+				break
+			}
+			if string(env.Key) == "messageId" && env.Kind == jsonscan.KindString && !env.Esc {
+				n, convErr := strconv.Atoi(string(env.Val[1 : len(env.Val)-1]))
+				if convErr == nil && n >= 0 && n < chunkLen {
+					token = n
+				}
+			}
+		}
+		if err == nil && token < 0 {
+			err = fmt.Errorf("unknown envelope token in %.80s", arr.Val)
+		}
+		tokens = append(tokens, token)
+	}
+	return tokens, err
 }
 
 // sentAtLayout formats a UTC time at a fixed width (24 bytes: the trailing Z
@@ -52,8 +119,8 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if err != nil {
 		return nil, err
 	}
-	var ab analyticsBatch
-	if err := json.Unmarshal(in, &ab); err != nil {
+	ab, err := parseAnalyticsBatch(in, len(t.raws))
+	if err != nil {
 		return nil, fmt.Errorf("segment: unreadable analytics-go request: %w", err)
 	}
 	t.mu.Lock()
@@ -65,14 +132,9 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 
 	batchID, _ := json.Marshal(ab.MessageID)
-	idx := make([]int, 0, len(ab.Batch))
+	idx := ab.Tokens
 	size := len(`{"batch":[],"context":,"messageId":,"sentAt":""}`) + len(ab.Context) + len(batchID) + len(sentAtLayout)
-	for _, m := range ab.Batch {
-		i, err := strconv.Atoi(m.MessageID)
-		if err != nil || i < 0 || i >= len(t.raws) {
-			return nil, fmt.Errorf("segment: unknown envelope token %q", m.MessageID)
-		}
-		idx = append(idx, i)
+	for _, i := range idx {
 		size += len(t.raws[i]) + 1
 	}
 	// The body is built once, with room for sentAt, which each attempt
