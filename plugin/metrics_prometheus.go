@@ -2,10 +2,12 @@ package plugin
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -172,24 +174,36 @@ func (p *prometheusMetrics) NewCounterCtor(name string, labelKeys ...string) ser
 	vec, _ := p.vector("counter", name, labelKeys, func(n string, l []string) prometheus.Collector {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: n, Help: "Benthos counter " + name + "."}, l)
 	}).(*prometheus.CounterVec)
-	return func(labelValues ...string) service.MetricsExporterCounter {
-		if vec == nil {
+	if vec == nil {
+		return func(...string) service.MetricsExporterCounter { return promNoop{} }
+	}
+	children := newSeriesCache(func(values []string) service.MetricsExporterCounter {
+		c, err := vec.GetMetricWithLabelValues(values...)
+		if err != nil {
+			p.log.Warnf("Prometheus: counter %s %v is not exported: %v", name, values, err)
 			return promNoop{}
 		}
-		return promCounter{vec.WithLabelValues(labelValues...)}
-	}
+		return promCounter{c}
+	})
+	return children.get
 }
 
 func (p *prometheusMetrics) NewGaugeCtor(name string, labelKeys ...string) service.MetricsExporterGaugeCtor {
 	vec, _ := p.vector("gauge", name, labelKeys, func(n string, l []string) prometheus.Collector {
 		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: n, Help: "Benthos gauge " + name + "."}, l)
 	}).(*prometheus.GaugeVec)
-	return func(labelValues ...string) service.MetricsExporterGauge {
-		if vec == nil {
+	if vec == nil {
+		return func(...string) service.MetricsExporterGauge { return promNoop{} }
+	}
+	children := newSeriesCache(func(values []string) service.MetricsExporterGauge {
+		g, err := vec.GetMetricWithLabelValues(values...)
+		if err != nil {
+			p.log.Warnf("Prometheus: gauge %s %v is not exported: %v", name, values, err)
 			return promNoop{}
 		}
-		return promGauge{vec.WithLabelValues(labelValues...)}
-	}
+		return promGauge{g}
+	})
+	return children.get
 }
 
 func (p *prometheusMetrics) NewTimerCtor(name string, labelKeys ...string) service.MetricsExporterTimerCtor {
@@ -205,12 +219,69 @@ func (p *prometheusMetrics) NewTimerCtor(name string, labelKeys ...string) servi
 		}
 		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: n, Help: help, Buckets: p.buckets}, l)
 	}).(prometheus.ObserverVec)
-	return func(labelValues ...string) service.MetricsExporterTimer {
-		if vec == nil {
+	if vec == nil {
+		return func(...string) service.MetricsExporterTimer { return promNoop{} }
+	}
+	children := newSeriesCache(func(values []string) service.MetricsExporterTimer {
+		o, err := vec.GetMetricWithLabelValues(values...)
+		if err != nil {
+			p.log.Warnf("Prometheus: timer %s %v is not exported: %v", exposed, values, err)
 			return promNoop{}
 		}
-		return promTimer{vec.WithLabelValues(labelValues...)}
+		return promTimer{o}
+	})
+	return children.get
+}
+
+// seriesCache maps label values to the exporter's child for them. Benthos
+// resolves the child on every increment (each message passing each
+// component), and client_golang's lookup validates and hashes the values
+// every time: with the cache a known series costs one map read, without a
+// lock or an allocation. The map is replaced, never changed, when a series is
+// added, which happens once per series.
+type seriesCache[T any] struct {
+	mk func(values []string) T
+
+	mu   sync.Mutex // serialises additions
+	byID atomic.Pointer[map[string]T]
+}
+
+func newSeriesCache[T any](mk func(values []string) T) *seriesCache[T] {
+	c := &seriesCache[T]{mk: mk}
+	c.byID.Store(&map[string]T{})
+	return c
+}
+
+func (c *seriesCache[T]) get(values ...string) T {
+	var buf [256]byte
+	key := seriesKey(buf[:0], values)
+	if v, ok := (*c.byID.Load())[string(key)]; ok {
+		return v
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := *c.byID.Load()
+	if v, ok := old[string(key)]; ok {
+		return v
+	}
+	v := c.mk(values)
+	next := make(map[string]T, len(old)+1)
+	for k, x := range old {
+		next[k] = x
+	}
+	next[string(key)] = v
+	c.byID.Store(&next)
+	return v
+}
+
+// seriesKey joins label values with a length prefix each, so that no two
+// lists of values share a key.
+func seriesKey(dst []byte, values []string) []byte {
+	for _, v := range values {
+		dst = binary.AppendUvarint(dst, uint64(len(v)))
+		dst = append(dst, v...)
+	}
+	return dst
 }
 
 type promCounter struct{ c prometheus.Counter }
