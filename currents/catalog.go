@@ -130,6 +130,8 @@ type Catalog struct {
 	// event stores its values in a flat array instead of a map.
 	fieldIDs   map[string]int
 	fieldNames []string
+	// fields is fieldIDs for the decoder's hot path.
+	fields fieldTable
 }
 
 // Well-known field ids, fixed so the decoder can test them without lookups.
@@ -197,6 +199,7 @@ func buildCatalog() *Catalog {
 	for alias, name := range aliases {
 		c.byName[alias] = c.byName[name]
 	}
+	c.fields = newFieldTable(c.fieldNames)
 	return c
 }
 

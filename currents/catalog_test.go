@@ -47,3 +47,38 @@ func TestCatalogNamesAndAliases(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldTableFindsEveryName checks the decoder's field lookup against the
+// catalog's map for every known name, and for names that are not fields:
+// prefixes, near misses sharing the hashed bytes, and the empty key.
+func TestFieldTableFindsEveryName(t *testing.T) {
+	c := DefaultCatalog()
+	for name, id := range c.fieldIDs {
+		if got := c.fields.lookup([]byte(name)); got != id {
+			t.Fatalf("%q: id %d, want %d", name, got, id)
+		}
+		for _, miss := range []string{name[:len(name)-1], name + "x", name[:1] + "#" + name[1:len(name)-1] + name[len(name)-1:]} {
+			if _, known := c.fieldIDs[miss]; known {
+				continue
+			}
+			if got := c.fields.lookup([]byte(miss)); got != -1 {
+				t.Fatalf("%q is not a field, found id %d", miss, got)
+			}
+		}
+	}
+	if got := c.fields.lookup(nil); got != -1 {
+		t.Fatalf("empty key found id %d", got)
+	}
+	// Names sharing length, first, middle and last byte hash alike whatever
+	// the multiplier: each is still found, and so is a stranger's absence.
+	colliding := []string{"abcde", "axcde", "aycde", "a"}
+	tbl := newFieldTable(colliding)
+	for id, n := range colliding {
+		if got := tbl.lookup([]byte(n)); got != id {
+			t.Fatalf("colliding %q: id %d, want %d", n, got, id)
+		}
+	}
+	if got := tbl.lookup([]byte("azcde")); got != -1 {
+		t.Fatalf("azcde found id %d", got)
+	}
+}

@@ -219,7 +219,7 @@ func (c *Catalog) member(e *Event, it *jsonscan.ObjectIter, top bool) error {
 // store sets a field by its key (escaped form, without quotes).
 func (c *Catalog) store(e *Event, key []byte, keyEsc bool, v value) {
 	if !keyEsc {
-		if id, ok := c.fieldIDs[string(key)]; ok {
+		if id := c.fields.lookup(key); id >= 0 {
 			e.set(id, v)
 			return
 		}
