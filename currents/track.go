@@ -3,6 +3,7 @@ package currents
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -157,16 +158,23 @@ func NewMapper(cat *Catalog, opts Options) (*Mapper, error) {
 // event_type field (a flat storage record): the object path or configured
 // type; it may be nil.
 func (m *Mapper) Map(data []byte, typeHint func() string) []Result {
+	return m.AppendMap(nil, data, typeHint)
+}
+
+// AppendMap is Map appending the results to dst, so a caller mapping many
+// messages can reuse one slice (clearing it before reuse drops the
+// references it holds to mapped events).
+func (m *Mapper) AppendMap(dst []Result, data []byte, typeHint func() string) []Result {
 	e := m.events.Get().(*Event)
 	defer m.events.Put(e)
 	in, err := m.cat.split(data, e)
 	if err != nil {
-		return []Result{{Outcome: Failed, Raw: data, Err: &EventError{Index: -1, Problem: "message is not a Currents event: " + err.Error()}}}
+		return append(dst, Result{Outcome: Failed, Raw: data, Err: &EventError{Index: -1, Problem: "message is not a Currents event: " + err.Error()}})
 	}
 	if !in.envelope {
-		return []Result{m.mapEvent(e, typeHint)}
+		return append(dst, m.mapEvent(e, typeHint))
 	}
-	out := make([]Result, 0, len(in.elements))
+	out := slices.Grow(dst, len(in.elements))
 	for i, el := range in.elements {
 		if err := m.cat.decodeElement(el, i, e); err != nil {
 			out = append(out, Result{Outcome: Failed, Raw: el, Err: &EventError{Index: i, Problem: "not a Currents event: " + err.Error()}})

@@ -163,6 +163,7 @@ func newCurrentsToSegmentFromParsed(conf *service.ParsedConfig, mgr *service.Res
 	if p.mapper, err = currents.NewMapper(currents.DefaultCatalog(), opts); err != nil {
 		return nil, err
 	}
+	p.results.New = func() any { return new([]currents.Result) }
 	return p, nil
 }
 
@@ -179,6 +180,10 @@ type currentsToSegment struct {
 	// at INFO/WARN: the first of each kind is worth a line, the millionth is
 	// noise (it is still counted, and logged at DEBUG).
 	logged sync.Map
+
+	// results are reused between messages: one slice per concurrent
+	// caller instead of one per message.
+	results sync.Pool
 }
 
 func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (service.MessageBatch, error) {
@@ -186,7 +191,13 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 	if err != nil {
 		return nil, err
 	}
-	results := p.mapper.Map(data, func() string { return p.typeHint(msg) })
+	buf := p.results.Get().(*[]currents.Result)
+	results := p.mapper.AppendMap((*buf)[:0], data, func() string { return p.typeHint(msg) })
+	defer func() {
+		clear(results) // the pool must not keep events alive
+		*buf = results[:0]
+		p.results.Put(buf)
+	}()
 	out := make(service.MessageBatch, 0, len(results))
 	for i := range results {
 		r := &results[i]
