@@ -81,6 +81,39 @@ func BenchmarkAppendAsync(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendAsyncSingle: one record per AppendAsync, handed over
+// without waiting, as the Benthos adapter does for an input that writes one
+// message at a time (file, most inputs without batching); with and without
+// CommitDelay, so the two are measured side by side.
+func BenchmarkAppendAsyncSingle(b *testing.B) {
+	for _, pol := range []struct {
+		name string
+		p    SyncPolicy
+	}{{"always", SyncEveryCommit}, {"none", SyncNone}} {
+		for _, delay := range []time.Duration{0, time.Millisecond} {
+			b.Run(fmt.Sprintf("sync=%s/commit_delay=%s", pol.name, delay), func(b *testing.B) {
+				q := open(b, b.TempDir(), Options{Sync: pol.p, CommitDelay: delay})
+				recs := batchOf(1, 0)
+				var wg sync.WaitGroup
+				b.SetBytes(1000)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					wg.Add(1)
+					if err := q.AppendAsync(context.Background(), recs, func(error) { wg.Done() }); err != nil {
+						b.Fatal(err)
+					}
+				}
+				wg.Wait()
+				b.StopTimer()
+				st, _ := q.Stats()
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+				b.ReportMetric(float64(b.N)/float64(max(st.Commits, 1)), "events/commit")
+			})
+		}
+	}
+}
+
 // BenchmarkReadAck: leases of 100 events read and acknowledged (each Ack
 // waits for its delete to be committed), from a backlog filled beforehand.
 func BenchmarkReadAck(b *testing.B) {

@@ -53,6 +53,12 @@ type Options struct {
 	// LockTimeout is how long Open waits for another process to let go of
 	// the file. Default 1s.
 	LockTimeout time.Duration
+	// CommitDelay is how long the committer may hold a commit open for more
+	// writes while writes are streaming in, so that many small appends
+	// (inputs that write one message at a time) share one transaction and
+	// one fsync. A write after a quiet moment is committed at once. Zero
+	// disables it (every commit takes only what is already queued).
+	CommitDelay time.Duration
 	// SkipCheck skips the walk of every page at Open. Open still checks the
 	// meta pages and the file length.
 	SkipCheck bool
@@ -151,6 +157,8 @@ type Queue struct {
 	retry        []uint64 // released sequence numbers, ascending
 	retryAt      time.Time
 	retryDelay   time.Duration
+	commits      int64
+	holds        int64 // commits held open for CommitDelay (for tests)
 }
 
 type op struct {
@@ -372,6 +380,20 @@ func (q *Queue) Full(n int64) bool {
 
 func (q *Queue) commitLoop() {
 	defer q.wg.Done()
+	delay := q.opts.CommitDelay
+	var linger *time.Timer
+	if delay > 0 {
+		linger = time.NewTimer(delay)
+		linger.Stop()
+	}
+	// Holding a commit open only pays when more writes arrive meanwhile:
+	// writers that hand over many writes without waiting (the Benthos
+	// adapter). Writers that each wait for their commit before writing again
+	// would only be slowed down, so after a hold that gathered nothing the
+	// committer stops holding for a while (lingerRetry), then tries again.
+	const lingerRetry = 100
+	lastGain := 0
+	var noHoldUntil time.Time
 	for {
 		var first *op
 		select {
@@ -381,14 +403,40 @@ func (q *Queue) commitLoop() {
 		}
 		batch := []*op{first}
 		size := first.putBytes
+		full := func() bool { return len(batch) >= maxOpsPerCommit || size >= maxBytesPerCommit }
 	drain:
-		for len(batch) < maxOpsPerCommit && size < maxBytesPerCommit {
+		for !full() {
 			select {
 			case o := <-q.ops:
 				batch = append(batch, o)
 				size += o.putBytes
 			default:
 				break drain
+			}
+		}
+		streaming := len(batch) > 1 || lastGain > 0
+		lastGain = 0
+		if linger != nil && streaming && !full() && time.Now().After(noHoldUntil) {
+			before := len(batch)
+			q.mu.Lock()
+			q.holds++
+			q.mu.Unlock()
+			linger.Reset(delay)
+		gather:
+			for !full() {
+				select {
+				case o := <-q.ops:
+					batch = append(batch, o)
+					size += o.putBytes
+				case <-linger.C:
+					break gather
+				case <-q.stop:
+					break gather
+				}
+			}
+			linger.Stop()
+			if lastGain = len(batch) - before; lastGain == 0 {
+				noHoldUntil = time.Now().Add(lingerRetry * delay)
 			}
 		}
 		q.commit(batch)
@@ -442,6 +490,7 @@ func (q *Queue) commit(batch []*op) {
 			q.pending--
 		}
 	}
+	q.commits++
 	if err == nil {
 		q.seq = seq
 		q.lastSeq = seq
@@ -688,12 +737,15 @@ type Stats struct {
 	Retrying int
 	// WaitingWrites is how many appends are blocked waiting for room.
 	WaitingWrites int
+	// Commits is how many write transactions were committed since Open
+	// (appends and acknowledgements share them).
+	Commits int64
 }
 
 // Stats reads the backlog's counts and its oldest record's age.
 func (q *Queue) Stats() (Stats, error) {
 	q.mu.Lock()
-	s := Stats{Records: q.count, Bytes: q.bytes, Leased: q.leased, Retrying: len(q.retry), WaitingWrites: q.waiting}
+	s := Stats{Records: q.count, Bytes: q.bytes, Leased: q.leased, Retrying: len(q.retry), WaitingWrites: q.waiting, Commits: q.commits}
 	closed := q.closed
 	q.mu.Unlock()
 	if closed {

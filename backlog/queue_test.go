@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -444,4 +445,109 @@ func TestCrashKeepsEveryCommittedRecord(t *testing.T) {
 		t.Fatalf("%d committed records lost, of %d read", len(committed), l.Len())
 	}
 	t.Logf("%d records survived the SIGKILL", l.Len())
+}
+
+// TestCommitDelayGroupsStreamingWrites hands the queue single-record writes
+// without waiting for them, as the Benthos adapter does for an input that
+// writes one message at a time: they must share far fewer commits than one
+// each, every done must come after its record is committed, and order holds.
+func TestCommitDelayGroupsStreamingWrites(t *testing.T) {
+	q := open(t, t.TempDir(), Options{CommitDelay: 5 * time.Millisecond, ReadRecords: 5000})
+	const n = 2000
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []error
+	for i := range n {
+		wg.Add(1)
+		err := q.AppendAsync(ctxT(t), []Record{rec(strconv.Itoa(i))}, func(err error) {
+			defer wg.Done()
+			if err != nil {
+				mu.Lock()
+				failures = append(failures, err)
+				mu.Unlock()
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatal(failures[0])
+	}
+	st, err := q.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Records != n {
+		t.Fatalf("%d records committed once every write was done, want %d", st.Records, n)
+	}
+	if st.Commits > n/10 {
+		t.Fatalf("%d single-record writes took %d commits; they should share them", n, st.Commits)
+	}
+	l, err := q.Read(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range bodies(l) {
+		if b != strconv.Itoa(i) {
+			t.Fatalf("record %d is %q: order lost", i, b)
+		}
+	}
+	t.Logf("%d writes in %d commits", n, st.Commits)
+}
+
+// TestCommitDelaySparesWaitingWriters: a writer that waits for each commit
+// before the next write gains nothing from a held commit, so none is held
+// (each would cost it the whole delay).
+func TestCommitDelaySparesWaitingWriters(t *testing.T) {
+	q := open(t, t.TempDir(), Options{CommitDelay: time.Second})
+	appendN(t, q, 0, 50)
+	q.mu.Lock()
+	holds := q.holds
+	q.mu.Unlock()
+	if holds != 0 {
+		t.Fatalf("%d commits held open for a writer that waits for each", holds)
+	}
+}
+
+// TestCloseDuringCommitDelayLosesNothing closes the queue while a commit is
+// held open: every write gets its verdict, and those told nil are on disk.
+func TestCloseDuringCommitDelayLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	q, err := Open(dir, Options{MaxBytes: 1 << 30, CommitDelay: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	results := make(chan error, n)
+	for i := range n {
+		if err := q.AppendAsync(ctxT(t), []Record{rec(strconv.Itoa(i))}, func(err error) { results <- err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	committed := 0
+	for range n {
+		select {
+		case err := <-results:
+			if err == nil {
+				committed++
+			} else if !errors.Is(err, ErrClosed) {
+				t.Fatalf("write failed with %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a write never got its verdict")
+		}
+	}
+	q = open(t, dir, Options{ReadRecords: n})
+	st, err := q.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Records != int64(committed) || committed == 0 {
+		t.Fatalf("%d records on disk after %d writes were told committed", st.Records, committed)
+	}
 }

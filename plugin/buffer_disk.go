@@ -22,6 +22,7 @@ const (
 	bdFieldSync          = "sync"
 	bdFieldReadBatchSize = "read_batch_size"
 	bdFieldCheckOnStart  = "check_on_start"
+	bdFieldCommitDelay   = "commit_delay"
 )
 
 // Metric names of the disk buffer.
@@ -106,6 +107,12 @@ message is one Braze request of about 100 events, as the buffer sits before the 
 				Description("The most messages handed to the pipeline in one batch. An output batching policy can gather several such batches.").
 				Default(100).
 				Advanced(),
+			service.NewDurationField(bdFieldCommitDelay).
+				Description("How long a commit may be held open for more writes while writes are streaming in, so that inputs writing one message at a time (`file`, most inputs without batching) share one transaction and, under `sync: always`, one fsync among many messages. A write after a quiet moment is committed at once, so an occasional request is not delayed; under a steady stream each write waits at most this long for its commit. `0s` disables it: each commit takes only the writes already queued, and a one-message-at-a-time input pays a transaction (and an fsync) per message.").
+				Example("2ms").
+				Example("0s").
+				Default("1ms").
+				Advanced(),
 			service.NewBoolField(bdFieldCheckOnStart).
 				Description("Whether to walk every page of an existing buffer file at start-up to detect damage before anything is read from it. Takes about a second per few GB; the meta pages and the file length are checked either way.").
 				Default(true).
@@ -170,6 +177,12 @@ func newDiskBufferFromParsed(conf *service.ParsedConfig, mgr *service.Resources)
 	}
 	if opts.ReadRecords < 1 {
 		return nil, fmt.Errorf("field %s: must be at least 1, got %d", bdFieldReadBatchSize, opts.ReadRecords)
+	}
+	if opts.CommitDelay, err = conf.FieldDuration(bdFieldCommitDelay); err != nil {
+		return nil, err
+	}
+	if opts.CommitDelay < 0 || opts.CommitDelay > time.Second {
+		return nil, fmt.Errorf("field %s: must be between 0s and 1s, got %s", bdFieldCommitDelay, opts.CommitDelay)
 	}
 	check, err := conf.FieldBool(bdFieldCheckOnStart)
 	if err != nil {
