@@ -390,10 +390,11 @@ func (q *Queue) commitLoop() {
 	// writers that hand over many writes without waiting (the Benthos
 	// adapter). Writers that each wait for their commit before writing again
 	// would only be slowed down, so after a hold that gathered nothing the
-	// committer stops holding for a while (lingerRetry), then tries again.
+	// committer stops holding for lingerRetry delays, then tries again: such
+	// a writer waits out one delay in every lingerRetry.
 	const lingerRetry = 100
 	lastGain := 0
-	var noHoldUntil time.Time
+	var lastCommit, noHoldUntil time.Time
 	for {
 		var first *op
 		select {
@@ -414,7 +415,10 @@ func (q *Queue) commitLoop() {
 				break drain
 			}
 		}
-		streaming := len(batch) > 1 || lastGain > 0
+		// Writes are streaming when more than one was waiting, when the last
+		// hold gathered some, or when this one came within the delay of the
+		// last commit (a writer preparing its next write between commits).
+		streaming := len(batch) > 1 || lastGain > 0 || time.Since(lastCommit) < delay
 		lastGain = 0
 		if linger != nil && streaming && !full() && time.Now().After(noHoldUntil) {
 			before := len(batch)
@@ -440,6 +444,7 @@ func (q *Queue) commitLoop() {
 			}
 		}
 		q.commit(batch)
+		lastCommit = time.Now()
 	}
 }
 
