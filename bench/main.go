@@ -333,14 +333,17 @@ type result struct {
 	wall      time.Duration
 	user, sys time.Duration
 	maxRSSKiB int64
-	received  int
-	note      string
+	// anonKiB is the peak of resident anonymous memory, sampled.
+	anonKiB  int64
+	received int
+	note     string
 }
 
 func (r result) eventsPerSec() float64  { return float64(r.n) / r.wall.Seconds() }
 func (r result) cpu() time.Duration     { return r.user + r.sys }
 func (r result) cpuPerMillion() float64 { return r.cpu().Seconds() * 1e6 / float64(r.n) }
 func (r result) rssMiB() float64        { return float64(r.maxRSSKiB) / 1024 }
+func (r result) anonMiB() float64       { return float64(r.anonKiB) / 1024 }
 
 func runPipeline(o *options, bin, recvBin string, p pipeline, events string, n, expected int) (result, error) {
 	runDir := filepath.Join(o.workDir, fmt.Sprintf("%s-%d", p.name, n))
@@ -389,13 +392,17 @@ func runPipeline(o *options, bin, recvBin string, p pipeline, events string, n, 
 			profDone <- takeProfile(apiAddr, o.profileSecs, filepath.Join(o.profileDir, fmt.Sprintf("%s-%d.pprof", p.name, n)))
 		}()
 	}
-	hwm := make(chan int64, 1)
+	hwm := make(chan [2]int64, 1)
 	stopPoll := make(chan struct{})
-	go func() { hwm <- pollHWM(cmd.Process.Pid, stopPoll) }()
+	go func() {
+		peak, anon := pollHWM(cmd.Process.Pid, stopPoll)
+		hwm <- [2]int64{peak, anon}
+	}()
 	err = cmd.Wait()
 	wall := time.Since(start)
 	close(stopPoll)
-	polled := <-hwm
+	polls := <-hwm
+	polled := polls[0]
 	if err != nil {
 		return result{}, fmt.Errorf("%s run %s: %w (log: %s)", bin, conf, err, tail(logf.Name()))
 	}
@@ -407,6 +414,7 @@ func runPipeline(o *options, bin, recvBin string, p pipeline, events string, n, 
 		user:      time.Duration(ru.Utime.Nano()),
 		sys:       time.Duration(ru.Stime.Nano()),
 		maxRSSKiB: peakRSS(ru.Maxrss, polled),
+		anonKiB:   polls[1],
 	}
 	if apiAddr != "" {
 		if perr := <-profDone; perr != nil {
@@ -441,31 +449,35 @@ func peakRSS(rusageKiB, polledKiB int64) int64 {
 	return max(polledKiB, 0)
 }
 
-func pollHWM(pid int, stop <-chan struct{}) int64 {
-	var peak int64
+// pollHWM samples the child's VmHWM (peak RSS) and RssAnon (resident
+// anonymous memory: heap and stacks, without file-backed pages such as the
+// disk buffer's memory-mapped file) every 10 ms, returning both peaks.
+func pollHWM(pid int, stop <-chan struct{}) (peak, anonPeak int64) {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	proc := strconv.Itoa(pid)
 	for {
-		if v := vmHWM(proc); v > peak {
-			peak = v
-		}
+		peak = max(peak, procStatusKiB(proc, "VmHWM:"))
+		anonPeak = max(anonPeak, procStatusKiB(proc, "RssAnon:"))
 		select {
 		case <-stop:
-			return peak
+			return peak, anonPeak
 		case <-t.C:
 		}
 	}
 }
 
 // vmHWM reads a process's peak resident set size in KiB from /proc.
-func vmHWM(proc string) int64 {
+func vmHWM(proc string) int64 { return procStatusKiB(proc, "VmHWM:") }
+
+// procStatusKiB reads one "<field> <n> kB" line of /proc/<proc>/status.
+func procStatusKiB(proc, field string) int64 {
 	b, err := os.ReadFile("/proc/" + proc + "/status")
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(l, field); ok {
 			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return n
 		}
@@ -606,9 +618,9 @@ func humanBytes(n int64) string {
 func report(w io.Writer, results []result, sizes []int) {
 	fmt.Fprintln(w, "\n## Results")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "pipeline\tevents\tevents/s\tCPU s/1M events\tpeak RSS MiB\twall s\t")
+	fmt.Fprintln(tw, "pipeline\tevents\tevents/s\tCPU s/1M events\tpeak RSS MiB\tpeak anon MiB\twall s\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.1f\t%.2f\t\n", r.pipeline, r.n, r.eventsPerSec(), r.cpuPerMillion(), r.rssMiB(), r.wall.Seconds())
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.1f\t%.1f\t%.2f\t\n", r.pipeline, r.n, r.eventsPerSec(), r.cpuPerMillion(), r.rssMiB(), r.anonMiB(), r.wall.Seconds())
 	}
 	tw.Flush()
 
@@ -675,8 +687,8 @@ func report(w io.Writer, results []result, sizes []int) {
 				continue
 			}
 			ratio := float64(b.maxRSSKiB) / float64(a.maxRSSKiB)
-			fmt.Fprintf(w, "peak RSS %s: %d -> %d events = %.1f -> %.1f MiB, x%.2f (target <= 1.2): %s\n",
-				p.name, lo, hi, a.rssMiB(), b.rssMiB(), ratio, verdict(ratio <= 1.2))
+			fmt.Fprintf(w, "peak RSS %s: %d -> %d events = %.1f -> %.1f MiB, x%.2f (target <= 1.2): %s; anonymous (heap, stacks) %.1f -> %.1f MiB, x%.2f\n",
+				p.name, lo, hi, a.rssMiB(), b.rssMiB(), ratio, verdict(ratio <= 1.2), a.anonMiB(), b.anonMiB(), float64(b.anonKiB)/float64(max(a.anonKiB, 1)))
 		}
 	}
 }
