@@ -26,8 +26,10 @@
 // # Delivery contract
 //
 //   - Append returns (or calls its callback) only after the transaction holding
-//     the records is committed, and, with SyncEveryCommit, fsync'd. Appends from
-//     concurrent callers are group-committed: one fsync serves many batches.
+//     the records is committed, and, with SyncEveryCommit, fsync'd. Appends
+//     handed over while a commit runs, from one caller or many, are
+//     group-committed in the next: one fsync serves many batches
+//     (Options.CommitDelay can hold a commit open to gather more).
 //   - Append blocks while the backlog would exceed Options.MaxBytes; it never
 //     drops or refuses records silently.
 //   - Read leases the oldest records not leased yet. Ack deletes them in a

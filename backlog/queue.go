@@ -56,8 +56,10 @@ type Options struct {
 	// CommitDelay is how long the committer may hold a commit open for more
 	// writes while writes are streaming in, so that many small appends
 	// (inputs that write one message at a time) share one transaction and
-	// one fsync. A write after a quiet moment is committed at once. Zero
-	// disables it (every commit takes only what is already queued).
+	// one fsync. Writes that piled up during the previous commit show a
+	// stream; a lone write after a quiet moment, or from a writer that waits
+	// for each commit, is committed at once. Zero disables it: each commit
+	// takes what was handed over while the previous one ran.
 	CommitDelay time.Duration
 	// SkipCheck skips the walk of every page at Open. Open still checks the
 	// meta pages and the file length.
@@ -134,8 +136,8 @@ type Queue struct {
 	db   *bolt.DB
 	opts Options
 
-	ops  chan *op
 	stop chan struct{}
+	wake chan struct{} // capacity 1: the queue became non-empty or full
 	wg   sync.WaitGroup
 	// seq is the last sequence number assigned; only the committer uses it.
 	seq uint64
@@ -159,6 +161,13 @@ type Queue struct {
 	retryDelay   time.Duration
 	commits      int64
 	holds        int64 // commits held open for CommitDelay (for tests)
+	// queue is what was handed to the committer and not taken yet, in call
+	// order. A slice rather than a channel: a writer never waits for the
+	// commit in progress to hand over its next write, so writes that arrive
+	// during a commit (and its fsync) all go into the next one.
+	queue       []*op
+	queuedBytes int64
+	spare       []*op // the last batch's backing array, for the next queue
 }
 
 type op struct {
@@ -210,7 +219,7 @@ func Open(dir string, opts Options) (q *Queue, err error) {
 		}
 		return nil, fmt.Errorf("backlog: creating %s: %w", path, err)
 	}
-	q = &Queue{path: path, db: db, opts: opts, ops: make(chan *op), stop: make(chan struct{}),
+	q = &Queue{path: path, db: db, opts: opts, stop: make(chan struct{}), wake: make(chan struct{}, 1),
 		changed: make(chan struct{}), retryDelay: opts.RetryDelay}
 	if err := q.load(existed); err != nil {
 		db.Close()
@@ -302,10 +311,11 @@ func (q *Queue) Append(ctx context.Context, recs []Record) error {
 }
 
 // AppendAsync waits for room like Append, hands recs to the committer and
-// returns; done is then called exactly once, from another goroutine, with nil
-// once the records are committed or with the error that prevented it. Calls
-// from one goroutine are stored in call order. An error returned by
-// AppendAsync itself means done will not be called.
+// returns without waiting for the commit in progress; done is then called
+// exactly once, from another goroutine, with nil once the records are
+// committed (and synced under SyncEveryCommit) or with the error that
+// prevented it. Calls from one goroutine are stored in call order. An error
+// returned by AppendAsync itself means done will not be called.
 func (q *Queue) AppendAsync(ctx context.Context, recs []Record, done func(error)) error {
 	return q.appendAsync(ctx, recs, false, done)
 }
@@ -337,7 +347,22 @@ func (q *Queue) appendAsync(ctx context.Context, recs []Record, keepTime bool, d
 			return q.fatal
 		}
 		if q.bytes+q.reserved+o.putBytes <= q.opts.MaxBytes {
-			break
+			if !q.queueFullLocked() {
+				break
+			}
+			// A full commit is already queued: wait for the committer to
+			// take it, so that records waiting for a slow disk stay within
+			// about two commits in memory (not MaxBytes). This is no lack
+			// of room, so it does not count as waiting.
+			ch := q.changed
+			q.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-ch:
+			}
+			q.mu.Lock()
+			continue
 		}
 		ch := q.changed
 		q.waiting++
@@ -357,18 +382,50 @@ func (q *Queue) appendAsync(ctx context.Context, recs []Record, keepTime bool, d
 	}
 	q.reserved += o.putBytes
 	q.pending++
+	q.enqueueLocked(o)
 	q.mu.Unlock()
-	select {
-	case q.ops <- o:
-		return nil
-	case <-q.stop:
-		q.mu.Lock()
-		q.reserved -= o.putBytes
-		q.pending--
-		q.notifyLocked()
-		q.mu.Unlock()
-		return ErrClosed
+	return nil
+}
+
+// enqueueLocked hands o to the committer; appends wait before it while a
+// full commit is queued, acknowledgements (small, bounded by
+// MaxLeasedRecords) do not. It wakes the committer only when
+// the queue stops being empty or holds a full commit: a committer holding a
+// commit open needs to hear of nothing in between.
+func (q *Queue) enqueueLocked(o *op) {
+	q.queue = append(q.queue, o)
+	q.queuedBytes += o.putBytes
+	if len(q.queue) == 1 || q.queueFullLocked() {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
 	}
+}
+
+func (q *Queue) queueFullLocked() bool {
+	return len(q.queue) >= maxOpsPerCommit || q.queuedBytes >= maxBytesPerCommit
+}
+
+// take removes the next commit's ops from the queue, at least one and within
+// the commit limits. whole is true when it took the entire queue.
+func (q *Queue) take() (batch []*op, whole bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	k, size := 0, int64(0)
+	for k < len(q.queue) && k < maxOpsPerCommit && size < maxBytesPerCommit {
+		size += q.queue[k].putBytes
+		k++
+	}
+	q.queuedBytes -= size
+	q.notifyLocked() // for appends waiting for the queue to have room
+	if k == len(q.queue) {
+		batch, q.queue, q.spare = q.queue, q.spare[:0], nil
+		return batch, true
+	}
+	// The rest shares the backing array, which must then not be reused.
+	batch, q.queue = q.queue[:k:k], q.queue[k:]
+	return batch, false
 }
 
 // Full reports whether the next append of n bytes would block.
@@ -386,65 +443,84 @@ func (q *Queue) commitLoop() {
 		linger = time.NewTimer(delay)
 		linger.Stop()
 	}
-	// Holding a commit open only pays when more writes arrive meanwhile:
-	// writers that hand over many writes without waiting (the Benthos
-	// adapter). Writers that each wait for their commit before writing again
-	// would only be slowed down, so after a hold that gathered nothing the
-	// committer stops holding for lingerRetry delays, then tries again: such
-	// a writer waits out one delay in every lingerRetry.
-	const lingerRetry = 100
+	// Holding a commit open only pays when more writes arrive meanwhile. Two
+	// writes or more waiting when a commit starts show a stream (they came
+	// while the last commit ran), and so does a hold that gathered some: hold
+	// then. A lone write that came soon after the last commit may be the
+	// next of a stream slower than a commit, or a writer that waits for each
+	// commit and would only be slowed down: probe it with one hold, and after
+	// a probe that gathered nothing probe no more for probeRetry delays (so
+	// such a writer waits out at most one delay in probeRetry).
+	const probeRetry = 100
 	lastGain := 0
-	var lastCommit, noHoldUntil time.Time
+	var lastCommit, noProbeUntil time.Time
+	stopping := false
 	for {
-		var first *op
-		select {
-		case first = <-q.ops:
-		case <-q.stop:
-			return
-		}
-		batch := []*op{first}
-		size := first.putBytes
-		full := func() bool { return len(batch) >= maxOpsPerCommit || size >= maxBytesPerCommit }
-	drain:
-		for !full() {
-			select {
-			case o := <-q.ops:
-				batch = append(batch, o)
-				size += o.putBytes
-			default:
-				break drain
+		q.mu.Lock()
+		for len(q.queue) == 0 {
+			if stopping {
+				q.mu.Unlock()
+				return
 			}
-		}
-		// Writes are streaming when more than one was waiting, when the last
-		// hold gathered some, or when this one came within the delay of the
-		// last commit (a writer preparing its next write between commits).
-		streaming := len(batch) > 1 || lastGain > 0 || time.Since(lastCommit) < delay
-		lastGain = 0
-		if linger != nil && streaming && !full() && time.Now().After(noHoldUntil) {
-			before := len(batch)
-			q.mu.Lock()
-			q.holds++
 			q.mu.Unlock()
+			select {
+			case <-q.wake:
+			case <-q.stop:
+				// Close refuses new writes before this: commit what was
+				// handed over, then return.
+				stopping = true
+			}
+			q.mu.Lock()
+		}
+		queued := len(q.queue)
+		// Writers blocked on MaxBytes cannot add to a held commit, and
+		// acknowledgements in it are what would make them room.
+		hold := linger != nil && !stopping && q.waiting == 0 && !q.queueFullLocked()
+		probe := hold && queued == 1 && lastGain == 0
+		if probe {
+			now := time.Now()
+			hold = now.Sub(lastCommit) < delay && now.After(noProbeUntil)
+		}
+		if hold {
+			q.holds++
+		}
+		q.mu.Unlock()
+		if hold {
 			linger.Reset(delay)
 		gather:
-			for !full() {
+			for {
 				select {
-				case o := <-q.ops:
-					batch = append(batch, o)
-					size += o.putBytes
 				case <-linger.C:
 					break gather
 				case <-q.stop:
+					stopping = true
 					break gather
+				case <-q.wake:
+					q.mu.Lock()
+					full := q.queueFullLocked()
+					q.mu.Unlock()
+					if full {
+						break gather
+					}
 				}
 			}
 			linger.Stop()
-			if lastGain = len(batch) - before; lastGain == 0 {
-				noHoldUntil = time.Now().Add(lingerRetry * delay)
+		}
+		batch, whole := q.take()
+		lastGain = 0
+		if hold {
+			if lastGain = len(batch) - queued; lastGain <= 0 && probe {
+				noProbeUntil = time.Now().Add(probeRetry * delay)
 			}
 		}
 		q.commit(batch)
 		lastCommit = time.Now()
+		if whole {
+			clear(batch) // let the ops and their records be collected
+			q.mu.Lock()
+			q.spare = batch[:0]
+			q.mu.Unlock()
+		}
 	}
 }
 
@@ -705,14 +781,14 @@ func (q *Queue) ack(ctx context.Context, seqs []uint64) error {
 		q.mu.Unlock()
 		res <- err
 	}}
-	select {
-	case q.ops <- o:
-	case <-q.stop:
-		q.mu.Lock()
+	q.mu.Lock()
+	if q.closed {
 		q.releaseLocked(seqs)
 		q.mu.Unlock()
 		return ErrClosed
 	}
+	q.enqueueLocked(o)
+	q.mu.Unlock()
 	select {
 	case err := <-res:
 		return err
@@ -776,8 +852,10 @@ func (q *Queue) CloseWrites() {
 	q.mu.Unlock()
 }
 
-// Close waits for the commit in progress, then closes the file. Records not
-// acknowledged stay in it for the next Open. Waiting calls return ErrClosed.
+// Close refuses further appends and acknowledgements, commits those already
+// handed over (their done is called as usual), then closes the file. Records
+// not acknowledged stay in it for the next Open. Calls waiting for room
+// return ErrClosed.
 func (q *Queue) Close() error {
 	q.mu.Lock()
 	if q.closed {

@@ -108,7 +108,7 @@ message is one Braze request of about 100 events, as the buffer sits before the 
 				Default(100).
 				Advanced(),
 			service.NewDurationField(bdFieldCommitDelay).
-				Description("How long a commit may be held open for more writes while writes are streaming in, so that inputs writing one message at a time (`file`, most inputs without batching) share one transaction and, under `sync: always`, one fsync among many messages. A write after a quiet moment is committed at once, so an occasional request is not delayed; under a steady stream each write waits at most this long for its commit. `0s` disables it: each commit takes only the writes already queued, and a one-message-at-a-time input pays a transaction (and an fsync) per message.").
+				Description("How long a commit may be held open for more writes while writes are streaming in, so that inputs writing one message at a time (`file`, most inputs without batching) share one transaction and, under `sync: always`, one fsync among many messages. Writes handed over while a commit runs always go into the next commit together; this delay adds to that when commits are quick (`sync: none`), where a commit would otherwise take only the few writes that arrived during it. A write after a quiet moment, and a writer that waits for each acknowledgement before writing again, are committed at once (the buffer tries one hold on such a write at most every 100 delays). Under a steady stream each write waits at most this long more for its acknowledgement, in exchange for fewer transactions: less CPU and, under `sync: always`, fewer fsyncs. For example `2ms` trades a little more latency for larger commits; `0s` disables the hold.").
 				Example("2ms").
 				Example("0s").
 				Default("1ms").
