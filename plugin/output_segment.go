@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 
 const (
 	sofFieldWriteKey         = "write_key"
+	sofFieldSource           = "source"
 	sofFieldRegion           = "region"
 	sofFieldEndpoint         = "endpoint"
 	sofFieldTimeout          = "timeout"
@@ -25,11 +27,26 @@ const (
 	sofFieldMaxRetryDuration = "max_retry_duration"
 	sofFieldMaxInFlight      = "max_in_flight"
 	sofFieldBatching         = "batching"
+	sofFieldBatchCount       = "count"
+	sofFieldBatchByteSize    = "byte_size"
+	sofFieldBatchPeriod      = "period"
 
-	// segmentDefaultPeriod is forced on a batch policy that counts messages
-	// but has no period: without one, a partial retry can wait forever for
-	// the batch to fill.
-	segmentDefaultPeriod = "1s"
+	// segmentMaxWriters bounds the Benthos writers of the output: each holds
+	// one upstream transaction while its messages wait for their verdicts.
+	segmentMaxWriters = 4096
+)
+
+// Metric names of the segment output.
+const (
+	metricSegMsgsSent     = "segment_messages_sent"
+	metricSegMsgsAccepted = "segment_messages_accepted"
+	metricSegMsgsFailed   = "segment_messages_failed"
+	metricSegReqsSent     = "segment_requests_sent"
+	metricSegReqsFailed   = "segment_requests_failed"
+	metricSegReqsSplit    = "segment_requests_split"
+	metricSegLatency      = "segment_request_latency_ns"
+	metricSegInFlight     = "segment_messages_in_flight"
+	metricSegKeyRejected  = "segment_write_key_rejected"
 )
 
 func segmentOutputSpec() *service.ConfigSpec {
@@ -44,29 +61,48 @@ Each message must be one Segment track call as JSON, for example
 It is sent byte for byte: `+"`timestamp`, `messageId`, `context`, `properties` and `integrations`"+` are never re-encoded.
 
 Messages are checked before sending (JSON object, `+"`type: track`"+`, non-empty `+"`event`"+`, `+"`userId` or `anonymousId`"+`,
-`+"`messageId`"+` of at most 100 characters, at most 32,000 bytes); a message that breaks a rule is failed on its own and
-never sent. Requests never exceed 2,500 messages or 500,000 bytes.
+`+"`messageId`"+` of at most 100 characters, at most 32,000 bytes, a write key that is neither empty nor `+"`null`"+`); a
+message that breaks a rule is failed on its own and never sent.
 
-A batch write returns only once every message is accepted (2xx) or failed, and only failed messages are nacked,
-each with its reason, which a `+"`fallback`"+` output passes on in the `+"`fallback_error`"+` metadata:
+The output batches requests itself (`+"`batching`"+`): the messages of every write the pipeline hands it, one upstream
+transaction each, share requests of up to `+"`batching.count`"+` messages and 500,000 bytes, so an input that yields one
+event at a time still makes full requests. Because each write is its own transaction, a failure reaches only the
+messages it concerns: a `+"`fallback`"+` output after this one sees exactly the messages that were not accepted, each with
+its own reason in `+"`fallback_error`"+`, never a message Segment accepted. Do not put Benthos batching in front of it
+(an output-level `+"`batching`"+` block of another output, or a `+"`broker`"+`'s): that merges transactions and
+collapses their per-message outcomes into one error.
 
-- network errors, timeouts, 408, 429 and 5xx are retried with backoff, honouring `+"`Retry-After`"+`, for up to
-  `+"`max_retry_duration`"+`, then nacked so Benthos delivers them again; they are never dropped;
-- 401 and 403 (write key rejected) are logged at ERROR at most once a minute per source, naming a fingerprint of the
-  key (never the key), counted in `+"`segment_write_key_rejected`"+`, and held and retried like transient failures;
-- any other 4xx is permanent: the request's messages fail at once with the status and the start of the response body,
-  for a dead-letter output to keep.
+A write returns only once every message is accepted (2xx) or failed:
 
-On shutdown, messages not yet accepted are nacked, never acked, and are replayed by the next run. Segment
-deduplicates on `+"`messageId`"+`, so a replay of an accepted message is harmless.
+- network errors, timeouts, 408, 429 and 5xx are retried with backoff, honouring `+"`Retry-After`"+`, until Segment accepts
+  the messages: a `+"`file`"+` or `+"`stdin`"+` input, which Benthos does not replay nacks to, loses nothing;
+- 401 and 403 (write key rejected) are logged at ERROR at most once a minute per source, counted in
+  `+"`segment_write_key_rejected`"+`, and held and retried the same way: a key fixed in Segment lets delivery resume;
+- a redirect or any other 4xx that is not about the messages (404, 405, …) says the endpoint is wrong: logged at ERROR
+  and held the same way, so a mistake in `+"`endpoint`"+` never sends good events to a dead letter;
+- 400, 413 and 422 refuse a request for its content: the request is halved, and the halves sent on their own, until
+  the refused messages are alone (at most ⌈log2 n⌉ splits for a request of n messages, counted in
+  `+"`segment_requests_split`"+`). Only a message refused on its own fails, with the status and the start of Segment's
+  answer, for a dead-letter output to keep; a 413 never fails a message unless it is refused even alone.
 
-Metrics: `+"`segment_messages_sent`, `segment_messages_accepted`, `segment_messages_failed` (label `class`: 4xx, 401, 429, 5xx, network, invalid, aborted), `segment_requests_sent`, `segment_requests_failed` (label `class`), `segment_request_latency_ns`, `segment_messages_in_flight`, `segment_write_key_rejected`"+`.`).
+`+"`max_retry_duration`"+` can bound the holding; messages then fail after it and are nacked back to the input, which
+suits only inputs that replay nacks (`+"`braze_currents`"+`, the `+"`disk`"+` buffer). On shutdown, messages not yet accepted
+are nacked, never acked; the binary then exits with code 3 and says how many. Segment deduplicates on `+"`messageId`"+`,
+so a replay of an accepted message is harmless.
+
+The text of every error that belongs in a dead letter contains `+"`request refused permanently`"+` (Segment refused it)
+or `+"`invalid Segment track`"+` (refused before sending); every other failure is delivered again.
+
+Metrics: `+"`segment_messages_sent`, `segment_messages_accepted`, `segment_messages_failed` (label `class`: 4xx, 401, 429, 5xx, network, invalid, aborted), `segment_requests_sent`, `segment_requests_failed` (label `class`), `segment_requests_split` (label `status`: 400, 413, 422), `segment_request_latency_ns`, `segment_messages_in_flight`, `segment_write_key_rejected`"+`.`).
 		Fields(
 			service.NewInterpolatedStringField(sofFieldWriteKey).
-				Description("The write key of the Segment source to send to. It is a secret: it never appears in logs, errors, metrics or `echo` output. It may be interpolated per message, so one pipeline can feed several Segment sources; a batch is grouped by key and each group is sent with its own requests.").
-				Examples("${SEGMENT_WRITE_KEY}", `${! meta("segment_write_key") }`).
-				Secret().
-				LintRule(`root = if (this.type() == "string") && (this.trim() == "") { [ "write_key must not be empty" ] }`),
+				Description("The write key of the Segment source to send to. It is a secret: it never appears in logs, errors, metrics or `echo` output. It may be interpolated per message, so one pipeline can feed several Segment sources: messages share requests only with messages of the same key. A key that resolves to an empty string or to `null` (what `env()` gives for an unset variable) fails the message, for the dead letter, naming its source.").
+				Examples("${SEGMENT_WRITE_KEY}", `${! env("SEGMENT_WRITE_KEY_" + @segment_source) }`).
+				Secret(),
+			service.NewInterpolatedStringField(sofFieldSource).
+				Description("A name for the Segment source a message goes to, used in logs and errors instead of a fingerprint of its write key. It is not a secret: never interpolate the key itself here.").
+				Example(`${! @segment_source }`).
+				Optional(),
 			service.NewStringEnumField(sofFieldRegion, "us", "eu").
 				Description("The region of the Segment workspace: `us` sends to `https://api.segment.io`, `eu` to `https://events.eu1.segmentapis.com`. Data sent to the wrong region is rejected. Ignored when `endpoint` is set.").
 				Example("eu").
@@ -78,26 +114,39 @@ Metrics: `+"`segment_messages_sent`, `segment_messages_accepted`, `segment_messa
 			service.NewDurationField(sofFieldTimeout).
 				Description("The limit on one HTTP attempt, from connecting to reading the answer. An attempt that times out is retried like any transient failure.").
 				Example("30s").
-				Default("10s"),
+				Default(segment.DefaultTimeout.String()),
 			service.NewObjectField(sofFieldBackoff,
 				service.NewDurationField(sofFieldBackoffInitial).
 					Description("The wait after the first failed attempt; it doubles after each further failure, with jitter.").
 					Example("100ms").
-					Default("500ms"),
+					Default(segment.DefaultInitialBackoff.String()),
 				service.NewDurationField(sofFieldBackoffMax).
-					Description("The longest wait between two attempts. A `Retry-After` answer is honoured even when longer, within `max_retry_duration`.").
+					Description("The longest wait between two attempts. A `Retry-After` answer is honoured even when longer.").
 					Example("30s").
-					Default("10s"),
+					Default(segment.DefaultMaxBackoff.String()),
 			).
-				Description("The wait between attempts of a request that failed transiently or whose write key was rejected, when the answer carries no `Retry-After`.").
+				Description("The wait between attempts of a request that failed transiently or whose write key or endpoint was rejected, when the answer carries no `Retry-After`.").
 				Advanced(),
 			service.NewDurationField(sofFieldMaxRetryDuration).
-				Description("How long one request is retried for transient failures or a rejected write key before its messages are nacked back to Benthos, which then delivers them again (nothing is dropped). It bounds how long a batch is held, and so how soon a `fallback` output sees a failure.").
+				Description("How long one request is retried for transient failures or a rejected write key or endpoint before its messages are nacked back to the input. `0s`, the default, retries until Segment accepts them. Set it only with an input that replays nacks (`braze_currents`, the `disk` buffer): Benthos does not replay nacks to `file` or `stdin`, so a bound there gives up events (the binary then exits with code 3 and counts them).").
 				Example("5m").
-				Default("1m"),
-			service.NewOutputMaxInFlightField().Default(8),
-			service.NewBatchPolicyField(sofFieldBatching).
-				Default(map[string]any{"count": 250, "period": segmentDefaultPeriod, "byte_size": 0, "check": "", "processors": []any{}}),
+				Default("0s").
+				Advanced(),
+			service.NewIntField(sofFieldMaxInFlight).
+				Description("The most requests sent to Segment at once. Segment takes about 1,000 requests a second per workspace.").
+				Default(segment.DefaultMaxRequests),
+			service.NewObjectField(sofFieldBatching,
+				service.NewIntField(sofFieldBatchCount).
+					Description(fmt.Sprintf("The most messages in one request, up to %d.", segment.MaxBatchMessages)).
+					Default(segment.DefaultBatchCount),
+				service.NewIntField(sofFieldBatchByteSize).
+					Description(fmt.Sprintf("The most bytes of messages in one request; `0` means the API's limit, %d (500,000 less room for the envelope).", segment.MaxBatchBytes)).
+					Default(0),
+				service.NewDurationField(sofFieldBatchPeriod).
+					Description("The longest a message waits for others to fill its request. A request is sent sooner when full, or when every write in progress is waiting for it.").
+					Default(segment.DefaultBatchPeriod.String()),
+			).
+				Description("How messages are gathered into requests. This is the output's own batching, across writes: it keeps each write's per-message outcome."),
 		).
 		LintRule(`root = if this.exists("endpoint") && (this.region.or("us") != "us") { [ "endpoint overrides region: set only one of them" ] }`).
 		Example("Send Currents events to Segment",
@@ -108,8 +157,8 @@ output:
     write_key: ${SEGMENT_WRITE_KEY}
     region: eu
 `).
-		Example("Dead-letter permanent failures",
-			"Messages Segment refuses for good (and messages failing validation) go to a file with the reason; transient failures go back to the input to be retried.",
+		Example("Dead-letter what Segment refuses",
+			"Messages Segment refuses for their content (and messages failing validation) go to a file with the reason; everything else is retried until delivered, so the last case only sees messages interrupted by shutdown, which it nacks.",
 			`
 output:
   fallback:
@@ -117,7 +166,7 @@ output:
         write_key: ${SEGMENT_WRITE_KEY}
     - switch:
         cases:
-          - check: '@fallback_error.or("").contains("segment: request refused permanently") || @fallback_error.or("").contains("invalid Segment track")'
+          - check: '@fallback_error.or("").contains("request refused permanently") || @fallback_error.or("").contains("invalid Segment track")'
             output:
               file:
                 path: ./dead-letter.jsonl
@@ -131,18 +180,15 @@ output:
 
 func init() {
 	err := service.RegisterBatchOutput("segment", segmentOutputSpec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (out service.BatchOutput, policy service.BatchPolicy, maxInFlight int, err error) {
-			if maxInFlight, err = conf.FieldMaxInFlight(); err != nil {
-				return
+		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+			o, err := newSegmentOutputFromParsed(conf, mgr)
+			if err != nil {
+				return nil, service.BatchPolicy{}, 0, err
 			}
-			if policy, err = conf.FieldBatchPolicy(sofFieldBatching); err != nil {
-				return
-			}
-			if policy.Period == "" && (policy.Count > 1 || policy.ByteSize > 0) {
-				policy.Period = segmentDefaultPeriod
-			}
-			out, err = newSegmentOutputFromParsed(conf, mgr)
-			return
+			// No Benthos batching: each write is one upstream transaction,
+			// which keeps per-message outcomes; the Sender batches across
+			// writes, so there must be enough writers to fill requests.
+			return o, service.BatchPolicy{}, o.cfg.MaxCallers, nil
 		})
 	if err != nil {
 		panic(err)
@@ -184,57 +230,96 @@ func newSegmentOutputFromParsed(conf *service.ParsedConfig, mgr *service.Resourc
 	if cfg.MaxRetryDuration, err = conf.FieldDuration(sofFieldMaxRetryDuration); err != nil {
 		return nil, err
 	}
-	for name, d := range map[string]time.Duration{sofFieldTimeout: cfg.Timeout, sofFieldMaxRetryDuration: cfg.MaxRetryDuration,
+	if cfg.MaxRequests, err = conf.FieldInt(sofFieldMaxInFlight); err != nil {
+		return nil, err
+	}
+	if cfg.BatchCount, err = conf.FieldInt(sofFieldBatching, sofFieldBatchCount); err != nil {
+		return nil, err
+	}
+	if cfg.BatchBytes, err = conf.FieldInt(sofFieldBatching, sofFieldBatchByteSize); err != nil {
+		return nil, err
+	}
+	if cfg.BatchPeriod, err = conf.FieldDuration(sofFieldBatching, sofFieldBatchPeriod); err != nil {
+		return nil, err
+	}
+	for name, d := range map[string]time.Duration{sofFieldTimeout: cfg.Timeout, sofFieldBatching + "." + sofFieldBatchPeriod: cfg.BatchPeriod,
 		sofFieldBackoff + "." + sofFieldBackoffInitial: cfg.InitialBackoff, sofFieldBackoff + "." + sofFieldBackoffMax: cfg.MaxBackoff} {
 		if d <= 0 {
 			return nil, fmt.Errorf("field %s must be a positive duration, got %s", name, d)
 		}
 	}
+	if cfg.MaxRetryDuration < 0 {
+		return nil, fmt.Errorf("field %s must not be negative, got %s", sofFieldMaxRetryDuration, cfg.MaxRetryDuration)
+	}
 	if cfg.MaxBackoff < cfg.InitialBackoff {
 		return nil, fmt.Errorf("field %s.%s (%s) is shorter than %s (%s)", sofFieldBackoff, sofFieldBackoffMax, cfg.MaxBackoff, sofFieldBackoffInitial, cfg.InitialBackoff)
 	}
+	if cfg.MaxRequests < 1 {
+		return nil, fmt.Errorf("field %s must be at least 1, got %d", sofFieldMaxInFlight, cfg.MaxRequests)
+	}
+	if cfg.BatchCount < 1 || cfg.BatchCount > segment.MaxBatchMessages {
+		return nil, fmt.Errorf("field %s.%s must be 1 to %d (Segment's limit per request), got %d", sofFieldBatching, sofFieldBatchCount, segment.MaxBatchMessages, cfg.BatchCount)
+	}
+	if cfg.BatchBytes < 0 || cfg.BatchBytes > segment.MaxBatchBytes {
+		return nil, fmt.Errorf("field %s.%s must be 0 (the API's limit) to %d, got %d", sofFieldBatching, sofFieldBatchByteSize, segment.MaxBatchBytes, cfg.BatchBytes)
+	}
+	cfg.MaxPending = segment.DefaultMaxPending(cfg.MaxRequests, cfg.BatchCount)
+	cfg.MaxCallers = min(cfg.MaxPending, segmentMaxWriters)
 
 	m := mgr.Metrics()
 	o := &segmentOutput{
-		writeKey:         writeKey,
-		log:              mgr.Logger(),
-		mMsgsSent:        m.NewCounter("segment_messages_sent"),
-		mMsgsAccepted:    m.NewCounter("segment_messages_accepted"),
-		mMsgsFailed:      m.NewCounter("segment_messages_failed", "class"),
-		mReqsSent:        m.NewCounter("segment_requests_sent"),
-		mReqsFailed:      m.NewCounter("segment_requests_failed", "class"),
-		mLatency:         m.NewTimer("segment_request_latency_ns"),
-		mInFlight:        m.NewGauge("segment_messages_in_flight"),
-		mKeyRejected:     m.NewCounter("segment_write_key_rejected"),
-		maxRetryDuration: cfg.MaxRetryDuration,
+		writeKey:      writeKey,
+		log:           mgr.Logger(),
+		run:           runTallyOf(mgr),
+		mMsgsSent:     m.NewCounter(metricSegMsgsSent),
+		mMsgsAccepted: m.NewCounter(metricSegMsgsAccepted),
+		mMsgsFailed:   m.NewCounter(metricSegMsgsFailed, "class"),
+		mReqsSent:     m.NewCounter(metricSegReqsSent),
+		mReqsFailed:   m.NewCounter(metricSegReqsFailed, "class"),
+		mReqsSplit:    m.NewCounter(metricSegReqsSplit, "status"),
+		mLatency:      m.NewTimer(metricSegLatency),
+		mInFlight:     m.NewGauge(metricSegInFlight),
+		mKeyRejected:  m.NewCounter(metricSegKeyRejected),
+	}
+	if conf.Contains(sofFieldSource) {
+		if o.source, err = conf.FieldInterpolatedString(sofFieldSource); err != nil {
+			return nil, err
+		}
 	}
 	o.writeKeyValue, o.staticKey = writeKey.Static()
+	if o.staticKey {
+		if k := strings.TrimSpace(o.writeKeyValue); k == "" || k == "null" {
+			return nil, fmt.Errorf("field %s is empty: set the Segment source's write key (for example write_key: ${SEGMENT_WRITE_KEY} with that variable set)", sofFieldWriteKey)
+		}
+	}
+	o.run.addOutput()
 	cfg.Observer = o
 	o.cfg = cfg
 	return o, nil
 }
 
 // segmentOutput adapts segment.Sender to Benthos: it resolves write keys,
-// validates, groups per key, and turns per-message verdicts into a
-// BatchError, metadata and metrics.
+// validates, and turns per-message verdicts into a BatchError, metrics and
+// the run's tally.
 type segmentOutput struct {
 	writeKey *service.InterpolatedString
 	// writeKeyValue is the key when it has no interpolations (staticKey).
 	writeKeyValue string
 	staticKey     bool
+	source        *service.InterpolatedString
 	cfg           segment.Config
 	log           *service.Logger
+	run           *runTally
 
 	mu     sync.Mutex
 	sender *segment.Sender
 
-	inFlight         atomic.Int64
-	maxRetryDuration time.Duration
+	inFlight atomic.Int64
 
-	mMsgsSent, mMsgsAccepted, mMsgsFailed *service.MetricCounter
-	mReqsSent, mReqsFailed, mKeyRejected  *service.MetricCounter
-	mLatency                              *service.MetricTimer
-	mInFlight                             *service.MetricGauge
+	mMsgsSent, mMsgsAccepted, mMsgsFailed            *service.MetricCounter
+	mReqsSent, mReqsFailed, mReqsSplit, mKeyRejected *service.MetricCounter
+	mLatency                                         *service.MetricTimer
+	mInFlight                                        *service.MetricGauge
 }
 
 // Attempt implements segment.Observer.
@@ -249,6 +334,9 @@ func (o *segmentOutput) Attempt(statusClass string, messages int, latencyNanos i
 
 // KeyRejected implements segment.Observer.
 func (o *segmentOutput) KeyRejected(string) { o.mKeyRejected.Incr(1) }
+
+// Split implements segment.Observer.
+func (o *segmentOutput) Split(status int) { o.mReqsSplit.Incr(1, strconv.Itoa(status)) }
 
 func (o *segmentOutput) Connect(ctx context.Context) error {
 	o.mu.Lock()
@@ -280,87 +368,98 @@ func (o *segmentOutput) WriteBatch(ctx context.Context, batch service.MessageBat
 	defer func() { o.mInFlight.Set(o.inFlight.Add(-n)) }()
 
 	errs := make([]error, len(batch))
-	type group struct {
-		idx  []int
-		msgs [][]byte
-	}
-	groups := map[string]*group{}
-	var keys []string
+	msgs := make([]segment.Message, 0, len(batch))
+	idx := make([]int, 0, len(batch))
 	for i, msg := range batch {
-		key, err := o.resolveKey(msg)
+		m, err := o.prepare(msg)
 		if err != nil {
-			errs[i] = &segment.ValidationError{Rule: "write_key", Detail: "write_key interpolation failed: " + err.Error()}
-			continue
-		}
-		raw, err := msg.AsBytes()
-		if err != nil {
-			errs[i] = &segment.ValidationError{Rule: segment.RuleJSONObject, Detail: err.Error()}
-			continue
-		}
-		if _, err := segment.Validate(raw); err != nil {
 			errs[i] = err
 			continue
 		}
-		if strings.TrimSpace(key) == "" {
-			errs[i] = &segment.ValidationError{Rule: "write_key", Detail: "write_key resolved to an empty string"}
-			continue
-		}
-		g, ok := groups[key]
-		if !ok {
-			g = &group{}
-			groups[key] = g
-			keys = append(keys, key)
-		}
-		g.idx = append(g.idx, i)
-		g.msgs = append(g.msgs, raw)
+		msgs = append(msgs, m)
+		idx = append(idx, i)
 	}
-
-	var wg sync.WaitGroup
-	for _, key := range keys {
-		g := groups[key]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res := sender.Send(ctx, key, g.msgs)
-			for j, i := range g.idx {
-				errs[i] = res[j]
-			}
-		}()
+	for j, err := range sender.Send(ctx, msgs) {
+		errs[idx[j]] = err
 	}
-	wg.Wait()
 
 	var bErr *service.BatchError
-	failed := 0
+	var failed, deadLettered int64
 	for i, err := range errs {
 		if err == nil {
 			continue
 		}
 		failed++
-		class := segment.StatusClassOf(err)
-		o.mMsgsFailed.Incr(1, class)
-		err = fmt.Errorf("message %d: %w", i, err)
+		if segment.ClassOf(err).DeadLetter() {
+			deadLettered++
+		}
+		o.mMsgsFailed.Incr(1, segment.StatusClassOf(err))
+		if len(batch) == 1 {
+			// fallback and switch take a one-message batch's error as it
+			// is: it must be the message's own, not a BatchError's summary.
+			break
+		}
 		if bErr == nil {
 			bErr = service.NewBatchError(batch, errors.New("segment: some messages were not accepted"))
 		}
-		bErr = bErr.Failed(i, err)
+		bErr = bErr.Failed(i, fmt.Errorf("message %d: %w", i, err))
 	}
-	if accepted := len(batch) - failed; accepted > 0 {
-		o.mMsgsAccepted.Incr(int64(accepted))
+	accepted := int64(len(batch)) - failed
+	if accepted > 0 {
+		o.mMsgsAccepted.Incr(accepted)
 	}
-	if bErr != nil {
+	o.run.delivered(accepted, deadLettered, failed-deadLettered)
+	switch {
+	case bErr != nil:
 		return bErr
+	case failed > 0:
+		return errs[0]
 	}
 	return nil
 }
 
-// resolveKey returns the write key of msg. A static key is resolved once, at
-// construction: MessageBatch.TryInterpolatedString copies the whole batch for
-// every call, which made key resolution quadratic in the batch size.
-func (o *segmentOutput) resolveKey(msg *service.Message) (string, error) {
-	if o.staticKey {
-		return o.writeKeyValue, nil
+// prepare resolves msg's write key and source and validates it.
+func (o *segmentOutput) prepare(msg *service.Message) (segment.Message, error) {
+	raw, err := msg.AsBytes()
+	if err != nil {
+		return segment.Message{}, &segment.ValidationError{Rule: segment.RuleJSONObject, Detail: err.Error()}
 	}
-	return o.writeKey.TryString(msg)
+	t, err := segment.Validate(raw)
+	if err != nil {
+		return segment.Message{}, err
+	}
+	m := segment.Message{Raw: raw}
+	if o.source != nil {
+		if m.Source, err = o.source.TryString(msg); err != nil {
+			m.Source = ""
+		}
+	}
+	if o.staticKey {
+		m.WriteKey = o.writeKeyValue
+		return m, nil
+	}
+	if m.WriteKey, err = o.writeKey.TryString(msg); err != nil {
+		return m, &segment.ValidationError{Rule: segment.RuleWriteKey, MessageID: t.MessageID, Event: t.Event,
+			Detail: "the write_key interpolation failed for " + sourceName(m.Source) + ": " + err.Error()}
+	}
+	switch strings.TrimSpace(m.WriteKey) {
+	case "":
+		return m, &segment.ValidationError{Rule: segment.RuleWriteKey, MessageID: t.MessageID, Event: t.Event,
+			Detail: "no write key for " + sourceName(m.Source) + ": write_key resolved to an empty string; is the source's key variable set?"}
+	case "null":
+		return m, &segment.ValidationError{Rule: segment.RuleWriteKey, MessageID: t.MessageID, Event: t.Event,
+			Detail: "no write key for " + sourceName(m.Source) + `: write_key resolved to null, which is what env() gives for an unset environment variable; is the source's key variable set?`}
+	}
+	return m, nil
+}
+
+// sourceName names a source in an error about its key, which cannot be
+// fingerprinted when it is missing.
+func sourceName(source string) string {
+	if source == "" {
+		return "this message's source"
+	}
+	return "source " + strconv.Quote(source)
 }
 
 func (o *segmentOutput) Close(ctx context.Context) error {

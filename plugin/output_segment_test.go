@@ -244,7 +244,12 @@ func TestSegmentOutputConfig(t *testing.T) {
 		{"write_key: k\nendpoint: http://127.0.0.1:9/v1/batch/", "http://127.0.0.1:9", ""},
 		{"write_key: k\nendpoint: https://dp.example.com/v1", "https://dp.example.com", ""},
 		{"write_key: k\nendpoint: dp.example.com", "", "http"},
-		{"write_key: k\nmax_retry_duration: 0s", "", "positive"},
+		{"write_key: k\nmax_retry_duration: -1s", "", "negative"},
+		{"write_key: k\nbatching:\n  count: 2501", "", "1 to 2500"},
+		{"write_key: k\nbatching:\n  byte_size: 600000", "", "byte_size"},
+		{"write_key: k\nmax_in_flight: 0", "", "at least 1"},
+		{"write_key: ''", "", "write_key is empty"},
+		{"write_key: 'null'", "", "write_key is empty"},
 		{"write_key: k\nbackoff:\n  initial_interval: 2s\n  max_interval: 1s", "", "shorter"},
 	} {
 		conf, err := segmentOutputSpec().ParseYAML(c.yaml, nil)
@@ -270,16 +275,21 @@ func TestSegmentOutputConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, err := conf.FieldBatchPolicy(sofFieldBatching)
-	if err != nil || pol.Count != 250 || pol.Period != "1s" {
-		t.Fatalf("default batching must be count 250 / period 1s: %+v %v", pol, err)
+	o, err := newSegmentOutputFromParsed(conf, service.MockResources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.cfg
+	if c.BatchCount != 250 || c.BatchPeriod != 200*time.Millisecond || c.MaxRequests != 8 || c.MaxRetryDuration != 0 ||
+		c.MaxPending != 9*250 || c.MaxCallers != c.MaxPending {
+		t.Fatalf("defaults: count %d, period %s, requests %d, retry bound %s, pending %d, writers %d",
+			c.BatchCount, c.BatchPeriod, c.MaxRequests, c.MaxRetryDuration, c.MaxPending, c.MaxCallers)
 	}
 }
 
 func TestSegmentOutputLintRules(t *testing.T) {
 	for yamlStr, want := range map[string]string{
 		"output:\n  segment:\n    write_key: k\n    region: ap\n":                                   "ap",
-		"output:\n  segment:\n    write_key: ''\n":                                                  "write_key must not be empty",
 		"output:\n  segment:\n    write_key: k\n    region: eu\n    endpoint: http://127.0.0.1:1\n": "endpoint overrides region",
 	} {
 		err := service.NewStreamBuilder().SetYAML(yamlStr)
@@ -427,7 +437,8 @@ func TestSegmentOutputRetriesTransientFailuresWithoutLoss(t *testing.T) {
 }
 
 func TestSegmentOutputPermanentFailureFailsRequestAndMovesOn(t *testing.T) {
-	api := newSegFakeAPI(segAnswer{status: 400, body: `{"error":"bad request: ` + strings.Repeat("b", 2000) + `"}`})
+	api := newSegFakeAPI()
+	api.always = &segAnswer{status: 400, body: `{"error":"bad request: ` + strings.Repeat("b", 2000) + `"}`}
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 	o := segNewOutput(t, "write_key: k\nendpoint: "+srv.URL+segTestFastRetry, nil)
@@ -435,17 +446,22 @@ func TestSegmentOutputPermanentFailureFailsRequestAndMovesOn(t *testing.T) {
 	batch := segBatch(segTrack(0), segTrack(1))
 	failed := segFailedIndexes(t, batch, o.WriteBatch(context.Background(), batch))
 	if len(failed) != 2 {
-		t.Fatalf("both messages of the refused request must fail: %v", failed)
+		t.Fatalf("both messages refused on their own must fail: %v", failed)
 	}
 	for i, err := range failed {
 		if segment.ClassOf(err) != segment.ClassPermanent || !strings.Contains(err.Error(), "400") ||
-			!strings.Contains(err.Error(), "bad request") || !strings.Contains(err.Error(), "truncated") {
+			!strings.Contains(err.Error(), "bad request") || !strings.Contains(err.Error(), "truncated") ||
+			!strings.Contains(err.Error(), "splitting its request 1 times") {
 			t.Errorf("message %d: %v", i, err)
 		}
 	}
-	if n := len(api.requests()); n != 1 {
-		t.Fatalf("a permanent failure must not be retried: %d requests", n)
+	// The request, then each message alone; none of them again.
+	if n := len(api.requests()); n != 3 {
+		t.Fatalf("a refusal must be split, not retried: %d requests", n)
 	}
+	api.mu.Lock()
+	api.always = nil
+	api.mu.Unlock()
 	if err := o.WriteBatch(context.Background(), segBatch(segTrack(2))); err != nil {
 		t.Fatalf("later batches must flow: %v", err)
 	}

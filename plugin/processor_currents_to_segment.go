@@ -151,6 +151,7 @@ func newCurrentsToSegmentFromParsed(conf *service.ParsedConfig, mgr *service.Res
 	}
 	p := &currentsToSegment{
 		log:     mgr.Logger(),
+		run:     runTallyOf(mgr),
 		mapped:  mgr.Metrics().NewCounter("currents_events_mapped", "event_type"),
 		skipped: mgr.Metrics().NewCounter("currents_events_skipped", "event_type", "reason"),
 		failed:  mgr.Metrics().NewCounter("currents_events_failed", "event_type", "reason"),
@@ -173,6 +174,7 @@ type currentsToSegment struct {
 	mapper    *currents.Mapper
 	eventType *service.InterpolatedString
 	log       *service.Logger
+	run       *runTally
 
 	mapped, skipped, failed *service.MetricCounter
 
@@ -199,6 +201,8 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 		p.results.Put(buf)
 	}()
 	out := make(service.MessageBatch, 0, len(results))
+	var mapped, failed int64
+	defer func() { p.run.mappedBatch(mapped, failed) }()
 	for i := range results {
 		r := &results[i]
 		var m *service.Message
@@ -210,10 +214,12 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 		label := metricType(r)
 		switch r.Outcome {
 		case currents.Mapped:
+			mapped++
 			p.mapped.Incr(1, label)
 			m.SetBytes(r.Track)
 		case currents.Skipped:
 			p.skipped.Incr(1, label, r.SkipReason)
+			p.run.skip(r.SkipReason)
 			p.logOnce("skip|"+label+"|"+r.SkipReason, func(l *service.Logger) {
 				l.Infof("Skipping Currents events of type %s: %s (counted in currents_events_skipped; further ones logged at DEBUG)", r.EventType, r.SkipReason)
 			}, func(l *service.Logger) {
@@ -222,6 +228,7 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 			continue
 		case currents.Failed:
 			reason := failureReason(r)
+			failed++
 			p.failed.Incr(1, label, reason)
 			p.logOnce("fail|"+label+"|"+reason, func(l *service.Logger) {
 				l.Warnf("Flagging a Currents event that cannot be mapped, for the dead-letter route (counted in currents_events_failed; further ones logged at DEBUG): %v", r.Err)

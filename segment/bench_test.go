@@ -60,7 +60,7 @@ func BenchmarkValidate(b *testing.B) {
 // batch) to a loopback server that reads and discards each request. Reported
 // per message; the server's own work is included.
 func BenchmarkSend(b *testing.B) {
-	msgs := benchTracks(b, 1000)[:250]
+	msgs := messages("bench-key", benchTracks(b, 1000)[:250])
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		_, _ = w.Write([]byte(`{"success":true}`))
@@ -74,7 +74,7 @@ func BenchmarkSend(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for sent := 0; sent < b.N; sent += len(msgs) {
-		for _, err := range s.Send(context.Background(), "bench-key", msgs) {
+		for _, err := range s.Send(context.Background(), msgs) {
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -16,21 +16,27 @@ const (
 	// ClassAccepted: Segment answered 2xx; the message is acked.
 	ClassAccepted Class = iota
 	// ClassTransient: network error, timeout, 408, 429 or 5xx. Retried with
-	// backoff (honouring Retry-After) up to the retry bound, then nacked so
-	// Benthos sends it again. Never dropped.
+	// backoff (honouring Retry-After) until accepted, or until the optional
+	// retry bound, then nacked. Never dropped.
 	ClassTransient
 	// ClassKeyRejected: 401 or 403, the write key is wrong or revoked. Logged
-	// at ERROR (rate limited, by fingerprint), held and retried like a
-	// transient failure: a key fixed in the Segment UI lets delivery resume.
+	// at ERROR (rate limited, by source), held and retried like a transient
+	// failure: a key fixed in the Segment UI lets delivery resume.
 	ClassKeyRejected
-	// ClassPermanent: any other 3xx/4xx. Resending the same request cannot
-	// succeed; the request's messages fail with the status and body so a
-	// dead-letter output keeps them.
+	// ClassEndpointRejected: a redirect or a 4xx that says nothing about the
+	// messages (404, 405, 410, 415, …): the endpoint is wrong or something
+	// in front of it refuses every request. Held and retried like a rejected
+	// key, so a configuration mistake never sends good events to a dead
+	// letter.
+	ClassEndpointRejected
+	// ClassPermanent: refused for the content of the request (400, 413,
+	// 422). A request of several messages is split until the refused ones
+	// are alone; a message refused on its own fails with the status and body
+	// so that a dead-letter output keeps it.
 	ClassPermanent
-	// ClassInvalid: refused before sending by Validate.
+	// ClassInvalid: refused before sending by Validate or for its write key.
 	ClassInvalid
-	// ClassAborted: shutdown or a cancelled write interrupted delivery; the
-	// message is nacked and replayed by the next run.
+	// ClassAborted: shutdown interrupted delivery; the message is nacked.
 	ClassAborted
 )
 
@@ -42,6 +48,8 @@ func (c Class) String() string {
 		return "transient"
 	case ClassKeyRejected:
 		return "key_rejected"
+	case ClassEndpointRejected:
+		return "endpoint_rejected"
 	case ClassPermanent:
 		return "permanent"
 	case ClassInvalid:
@@ -51,6 +59,12 @@ func (c Class) String() string {
 	}
 	return "unknown"
 }
+
+// DeadLetter reports whether a message that ended with class c belongs in a
+// dead letter: Segment refused it for its content, or it breaks the API's
+// rules. Every other failure is the pipeline's or the endpoint's, and the
+// message is delivered again.
+func (c Class) DeadLetter() bool { return c == ClassPermanent || c == ClassInvalid }
 
 // Status class labels used in metrics.
 const (
@@ -81,8 +95,10 @@ func Classify(status int, err error) (Class, string) {
 		return ClassTransient, Status4xx
 	case status >= 500:
 		return ClassTransient, Status5xx
-	default:
+	case status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge || status == http.StatusUnprocessableEntity:
 		return ClassPermanent, Status4xx
+	default:
+		return ClassEndpointRejected, Status4xx
 	}
 }
 
@@ -119,11 +135,15 @@ type DeliveryError struct {
 	Body string
 	// Attempts is how many HTTP attempts were made for the request.
 	Attempts int
+	// Splits is how many times the message's request was halved (after a
+	// 400 or 413) before this verdict.
+	Splits int
 	// Elapsed is the time from the first attempt to the verdict.
 	Elapsed time.Duration
-	// Source is the write key's fingerprint.
+	// Source names the Segment source: the output's source name, or a
+	// fingerprint of the write key.
 	Source string
-	// Err is the last network error, if any.
+	// Err is the last network error, or why delivery stopped.
 	Err error
 }
 
@@ -134,17 +154,29 @@ func (e *DeliveryError) Error() string {
 	case ClassPermanent:
 		b.WriteString("request refused permanently")
 	case ClassKeyRejected:
-		b.WriteString("write key of source " + e.Source + " rejected, message held until the retry bound and nacked")
+		b.WriteString("write key of source " + e.Source + " rejected until the retry bound; handed back to the input undelivered")
+	case ClassEndpointRejected:
+		b.WriteString("endpoint refused every request until the retry bound; handed back to the input undelivered")
 	case ClassTransient:
-		b.WriteString("transient failure, message nacked after the retry bound")
+		b.WriteString("not accepted within the retry bound; handed back to the input undelivered")
 	case ClassAborted:
-		b.WriteString("delivery interrupted by shutdown before Segment accepted the message, nacked")
+		b.WriteString("shutdown interrupted delivery before Segment accepted the message; handed back to the input undelivered")
 	default:
 		b.WriteString(e.Class.String())
 	}
-	fmt.Fprintf(&b, " (%d attempts over %s", e.Attempts, e.Elapsed.Round(time.Millisecond))
+	switch {
+	case e.Attempts == 0:
+		b.WriteString(" (never sent")
+	case e.Attempts == 1:
+		b.WriteString(" (1 attempt")
+	default:
+		fmt.Fprintf(&b, " (%d attempts over %s", e.Attempts, e.Elapsed.Round(time.Millisecond))
+	}
 	if e.Status != 0 {
 		fmt.Fprintf(&b, ", last status %d %s", e.Status, http.StatusText(e.Status))
+	}
+	if e.Splits > 0 {
+		fmt.Fprintf(&b, ", isolated after splitting its request %d times", e.Splits)
 	}
 	b.WriteString(")")
 	if e.Err != nil {

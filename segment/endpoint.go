@@ -58,13 +58,9 @@ func NormalizeEndpoint(raw string) (string, error) {
 	return u.String(), nil
 }
 
-// KeyFingerprint names a write key in logs without revealing it: its first
-// four characters and a short SHA-256 digest, e.g. "abcd…3f9a1c2e".
+// KeyFingerprint names a write key in logs without revealing any part of
+// it: the first four bytes of its SHA-256 digest, e.g. "key-3f9a1c2e".
 func KeyFingerprint(writeKey string) string {
 	sum := sha256.Sum256([]byte(writeKey))
-	h := hex.EncodeToString(sum[:4])
-	if len(writeKey) < 12 {
-		return "…" + h
-	}
-	return writeKey[:4] + "…" + h
+	return "key-" + hex.EncodeToString(sum[:4])
 }

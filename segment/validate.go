@@ -19,6 +19,10 @@ const (
 	RuleIdentity      = "user_or_anonymous_id"
 	RuleMessageIDLen  = "message_id_length"
 	RuleMessageSize   = "message_size"
+	// RuleWriteKey: the message's write key is missing (empty, or the null
+	// an unset environment variable interpolates to) or could not be
+	// resolved. Checked by the Benthos output, which resolves keys.
+	RuleWriteKey = "write_key"
 )
 
 // ValidationError is why a message was refused before sending. Segment would

@@ -13,6 +13,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/urfave/cli/v2"
 
+	"github.com/currents-segment/currents-segment/plugin"
 	"github.com/currents-segment/currents-segment/segment/receiver"
 )
 
@@ -79,7 +80,15 @@ func runDemo(c *cli.Context) error {
 	if err := stream.Run(ctx); err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
-	return printReceived(c.App.Writer, c.App.ErrWriter, recv, time.Since(start), c.Bool("all"))
+	if err := printReceived(c.App.Writer, c.App.ErrWriter, recv, time.Since(start), c.Bool("all")); err != nil {
+		return err
+	}
+	sum := plugin.StreamSummary(stream.Resources())
+	fmt.Fprintf(c.App.ErrWriter, "Run summary: %s\n", sum)
+	if !sum.Complete() {
+		return fmt.Errorf("%d calls were not delivered", sum.NotDelivered)
+	}
+	return nil
 }
 
 func printReceived(out, info io.Writer, recv *receiver.Receiver, took time.Duration, all bool) error {

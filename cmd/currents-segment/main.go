@@ -5,13 +5,15 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
-	_ "github.com/currents-segment/currents-segment/plugin"
+	"github.com/currents-segment/currents-segment/plugin"
 )
 
 // Version and DateBuilt are set at build time with
@@ -21,12 +23,55 @@ var (
 	DateBuilt = "unknown"
 )
 
+// exitNotDelivered is the exit code of a run that ended with calls that no
+// segment output delivered or dead-lettered.
+const exitNotDelivered = 3
+
 func main() {
-	service.RunCLI(context.Background(),
+	var logger *service.Logger
+	code, err := service.RunCLIToCode(context.Background(),
 		service.CLIOptSetBinaryName("currents-segment"),
 		service.CLIOptSetProductName("currents-segment"),
 		service.CLIOptSetVersion(Version, DateBuilt),
 		service.CLIOptSetDocumentationURL("https://github.com/currents-segment/currents-segment"),
 		service.CLIOptAddCommand(demoCommand()),
+		service.CLIOptOnLoggerInit(func(l *service.Logger) { logger = l }),
 	)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err.Error())
+	}
+	os.Exit(finish(code, logger))
+}
+
+// finish reports how the run's events ended and returns the exit code:
+// exitNotDelivered when a pipeline stopped with calls its segment outputs
+// neither delivered nor dead-lettered. Benthos itself exits 0 then: a file
+// input's nacked events are never read again.
+func finish(code int, logger *service.Logger) int {
+	if logger == nil {
+		// Not a Benthos run (demo, lint, test, …): nothing to report here.
+		return code
+	}
+	sum, ok := plugin.ProcessSummary()
+	if !ok {
+		return code
+	}
+	if sum.Complete() {
+		logf(logger, false, "Run summary: %s", sum)
+		return code
+	}
+	logf(logger, true, "Run summary: %s. %d calls were not delivered: shutdown interrupted them (or max_retry_duration ran out) and they went back to the input. The disk buffer keeps them and Braze resends its requests; a file or stdin input does not: run it again (Segment deduplicates what was already delivered, on messageId)", sum, sum.NotDelivered)
+	if code == 0 {
+		code = exitNotDelivered
+	}
+	return code
+}
+
+func logf(logger *service.Logger, isErr bool, format string, args ...any) {
+	switch {
+	case isErr:
+		logger.Errorf(format, args...)
+	default:
+		logger.Infof(format, args...)
+	}
 }

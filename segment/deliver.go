@@ -1,0 +1,191 @@
+package segment
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// request is one /v1/batch request's worth of messages of one write key.
+type request struct {
+	key, source string
+	items       []*item
+}
+
+// deliver sends r until every message in it has a verdict, and gives each
+// its verdict. A request refused for its content (400, 413, 422) is halved
+// and each half delivered on its own, so that only the refused messages
+// fail: a request of n messages is split at most ⌈log2 n⌉ times on the way
+// to any one message. splits is how many times r's messages were split
+// already.
+func (s *Sender) deliver(r *request, splits int) {
+	v := s.attempts(r)
+	if v != nil && v.Class == ClassPermanent && len(r.items) > 1 {
+		s.cfg.Observer.Split(v.Status)
+		s.cfg.Logger.Debugf("segment: %s refused a request of %d messages of source %s with %d; splitting it to find the refused ones",
+			s.cfg.Endpoint, len(r.items), r.source, v.Status)
+		h := len(r.items) / 2
+		s.deliver(&request{key: r.key, source: r.source, items: r.items[:h]}, splits+1)
+		s.deliver(&request{key: r.key, source: r.source, items: r.items[h:]}, splits+1)
+		return
+	}
+	var err error
+	if v != nil {
+		v.Splits = splits
+		if v.Class == ClassPermanent {
+			if v.Status == http.StatusRequestEntityTooLarge {
+				v.Err = fmt.Errorf("refused with 413 even alone: the endpoint takes no request with this %d-byte message", len(r.items[0].raw))
+			}
+			s.logRefused(r, v)
+		}
+		err = v
+	}
+	for _, it := range r.items {
+		it.call.resolve(it.idx, err)
+	}
+}
+
+// attempts sends r until it gets a verdict: nil for 2xx, else a
+// *DeliveryError. Transient failures, a rejected key and a rejected
+// endpoint are retried with backoff, honouring Retry-After, until accepted,
+// until Close, or until MaxRetryDuration when it is set.
+func (s *Sender) attempts(r *request) *DeliveryError {
+	cfg := &s.cfg
+	raws := make([][]byte, len(r.items))
+	for i, it := range r.items {
+		raws[i] = it.raw
+	}
+	n := len(raws)
+	start := time.Now()
+	last := &DeliveryError{Source: r.source}
+	aborted := func() *DeliveryError {
+		last.Class, last.Err, last.Elapsed = ClassAborted, errSenderClosed, time.Since(start)
+		if last.StatusClass == "" {
+			last.StatusClass = StatusAborted
+		}
+		return last
+	}
+	for attempt := 1; ; attempt++ {
+		if s.ctx.Err() != nil {
+			return aborted()
+		}
+		res := s.post(r.key, raws)
+		if s.ctx.Err() != nil {
+			return aborted()
+		}
+		class, label := Classify(res.status, res.err)
+		if !res.notSent {
+			last.Attempts++
+			cfg.Observer.Attempt(label, n, int64(res.latency))
+		}
+		last.Status, last.StatusClass, last.Err = res.status, label, res.err
+		last.Body = excerpt(res.body, r.key)
+		last.Elapsed = time.Since(start)
+		switch class {
+		case ClassAccepted:
+			if attempt > 1 {
+				s.logRecovered(r, last)
+			}
+			return nil
+		case ClassPermanent:
+			last.Class = ClassPermanent
+			return last
+		case ClassKeyRejected:
+			cfg.Observer.KeyRejected(r.source)
+		}
+		s.logRetrying(r, class, last)
+
+		wait := backoff(cfg.InitialBackoff, cfg.MaxBackoff, attempt)
+		if ra := ParseRetryAfter(res.header.Get("Retry-After"), time.Now()); ra > 0 {
+			wait = ra
+		}
+		giveUp := false
+		if cfg.MaxRetryDuration > 0 {
+			// Never retry before Retry-After, never hold longer than the
+			// bound: wait out what is left, then hand the messages back.
+			if remaining := time.Until(start.Add(cfg.MaxRetryDuration)); wait >= remaining {
+				wait, giveUp = max(remaining, 0), true
+			}
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-s.ctx.Done():
+			timer.Stop()
+			return aborted()
+		}
+		if giveUp {
+			last.Class, last.Elapsed = class, time.Since(start)
+			cfg.Logger.Errorf("segment: %d messages of source %s not accepted after %d attempts over %s (%s); max_retry_duration reached, handing them back to the input undelivered (an input that does not replay nacks, such as file or stdin, does not send them again)",
+				n, r.source, last.Attempts, last.Elapsed.Round(time.Millisecond), describeFailure(last))
+			return last
+		}
+	}
+}
+
+// describeFailure names the last failure of d: its status or its error.
+func describeFailure(d *DeliveryError) string {
+	if d.Err != nil {
+		return d.Err.Error()
+	}
+	return strconv.Itoa(d.Status) + " " + http.StatusText(d.Status)
+}
+
+// logRetrying reports a request that failed and will be retried: a rejected
+// key or endpoint at ERROR, a transient failure at WARN for its first two
+// attempts and at ERROR after; each at most once per LogInterval per source
+// and kind.
+func (s *Sender) logRetrying(r *request, class Class, d *DeliveryError) {
+	log := s.cfg.Logger.Errorf
+	level := "error"
+	if class == ClassTransient && d.Attempts < 3 {
+		log, level = s.cfg.Logger.Warnf, "warn"
+	}
+	ok, held := s.logs.allow(r.source + "|" + class.String() + "|" + level)
+	if !ok {
+		s.cfg.Logger.Debugf("segment: attempt %d for %d messages of source %s failed: %s", d.Attempts, len(r.items), r.source, describeFailure(d))
+		return
+	}
+	note := heldNote(held, s.cfg.LogInterval)
+	switch class {
+	case ClassKeyRejected:
+		log("segment: write key of source %s rejected with %s by %s; holding %d messages and retrying until it is accepted (fix the key or the region; nothing is dropped)%s",
+			r.source, describeFailure(d), s.cfg.Endpoint, len(r.items), note)
+	case ClassEndpointRejected:
+		log("segment: %s answered %s to a request of %d messages of source %s: the endpoint looks wrong (check endpoint and region); holding the messages and retrying until it accepts them%s",
+			s.cfg.Endpoint, describeFailure(d), len(r.items), r.source, note)
+	default:
+		log("segment: %d messages of source %s not accepted yet: %s (attempt %d, failing for %s); retrying with backoff until Segment accepts them, nothing is dropped%s",
+			len(r.items), r.source, describeFailure(d), d.Attempts, d.Elapsed.Round(time.Millisecond), note)
+	}
+}
+
+func (s *Sender) logRecovered(r *request, d *DeliveryError) {
+	if ok, held := s.logs.allow(r.source + "|recovered"); ok {
+		s.cfg.Logger.Infof("segment: %d messages of source %s accepted after %d attempts over %s%s",
+			len(r.items), r.source, d.Attempts, d.Elapsed.Round(time.Millisecond), heldNote(held, s.cfg.LogInterval))
+	}
+}
+
+func (s *Sender) logRefused(r *request, d *DeliveryError) {
+	if ok, held := s.logs.allow(r.source + "|refused"); ok {
+		s.cfg.Logger.Warnf("segment: %s refused %d messages of source %s with %s; they go to the dead letter with the answer: %s%s",
+			s.cfg.Endpoint, len(r.items), r.source, describeFailure(d), d.Body, heldNote(held, s.cfg.LogInterval))
+	}
+}
+
+// backoff is exponential from initial, capped at maxWait, with jitter in
+// [d/2, d].
+func backoff(initial, maxWait time.Duration, attempt int) time.Duration {
+	d := initial
+	for i := 1; i < attempt && d < maxWait; i++ {
+		d *= 2
+	}
+	d = min(d, maxWait)
+	if half := d / 2; half > 0 {
+		d = half + rand.N(half+1)
+	}
+	return d
+}
