@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -25,15 +24,12 @@ const (
 	sofFieldBackoffInitial   = "initial_interval"
 	sofFieldBackoffMax       = "max_interval"
 	sofFieldMaxRetryDuration = "max_retry_duration"
-	sofFieldMaxInFlight      = "max_in_flight"
 	sofFieldBatching         = "batching"
-	sofFieldBatchCount       = "count"
-	sofFieldBatchByteSize    = "byte_size"
-	sofFieldBatchPeriod      = "period"
 
-	// segmentMaxWriters bounds the Benthos writers of the output: each holds
-	// one upstream transaction while its messages wait for their verdicts.
-	segmentMaxWriters = 4096
+	// segmentDefaultPeriod is forced on a batch policy that counts messages
+	// but has no period: without one, a partial retry can wait forever for
+	// the batch to fill.
+	segmentDefaultPeriod = "1s"
 )
 
 // Metric names of the segment output.
@@ -64,13 +60,11 @@ Messages are checked before sending (JSON object, `+"`type: track`"+`, non-empty
 `+"`messageId`"+` of at most 100 characters, at most 32,000 bytes, a write key that is neither empty nor `+"`null`"+`); a
 message that breaks a rule is failed on its own and never sent.
 
-The output batches requests itself (`+"`batching`"+`): the messages of every write the pipeline hands it, one upstream
-transaction each, share requests of up to `+"`batching.count`"+` messages and 500,000 bytes, so an input that yields one
-event at a time still makes full requests. Because each write is its own transaction, a failure reaches only the
-messages it concerns: a `+"`fallback`"+` output after this one sees exactly the messages that were not accepted, each with
-its own reason in `+"`fallback_error`"+`, never a message Segment accepted. Do not put Benthos batching in front of it
-(an output-level `+"`batching`"+` block of another output, or a `+"`broker`"+`'s): that merges transactions and
-collapses their per-message outcomes into one error.
+Messages are batched by the `+"`batching`"+` policy (250 messages or 1s by default); a batch is sent in requests of at
+most 2,500 messages and 500,000 bytes. Batching never merges outcomes: when part of a batch fails, each message
+keeps its own verdict, and a `+"`fallback`"+` or `+"`switch`"+` output around this one sees exactly the messages that were not
+accepted, each with its own reason in `+"`fallback_error`"+`, never a message Segment accepted (even when a batch
+holds messages of several upstream transactions, such as several Braze requests).
 
 A write returns only once every message is accepted (2xx) or failed:
 
@@ -132,21 +126,9 @@ Metrics: `+"`segment_messages_sent`, `segment_messages_accepted`, `segment_messa
 				Example("5m").
 				Default("0s").
 				Advanced(),
-			service.NewIntField(sofFieldMaxInFlight).
-				Description("The most requests sent to Segment at once. Segment takes about 1,000 requests a second per workspace.").
-				Default(segment.DefaultMaxRequests),
-			service.NewObjectField(sofFieldBatching,
-				service.NewIntField(sofFieldBatchCount).
-					Description(fmt.Sprintf("The most messages in one request, up to %d.", segment.MaxBatchMessages)).
-					Default(segment.DefaultBatchCount),
-				service.NewIntField(sofFieldBatchByteSize).
-					Description(fmt.Sprintf("The most bytes of messages in one request; `0` means the API's limit, %d (500,000 less room for the envelope).", segment.MaxBatchBytes)).
-					Default(0),
-				service.NewDurationField(sofFieldBatchPeriod).
-					Description("The longest a message waits for others to fill its request. A request is sent sooner when full, or when every write in progress is waiting for it.").
-					Default(segment.DefaultBatchPeriod.String()),
-			).
-				Description("How messages are gathered into requests. This is the output's own batching, across writes: it keeps each write's per-message outcome."),
+			service.NewOutputMaxInFlightField().Default(8),
+			service.NewBatchPolicyField(sofFieldBatching).
+				Default(map[string]any{"count": 250, "period": segmentDefaultPeriod, "byte_size": 0, "check": "", "processors": []any{}}),
 		).
 		LintRule(`root = if this.exists("endpoint") && (this.region.or("us") != "us") { [ "endpoint overrides region: set only one of them" ] }`).
 		Example("Send Currents events to Segment",
@@ -180,15 +162,18 @@ output:
 
 func init() {
 	err := service.RegisterBatchOutput("segment", segmentOutputSpec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-			o, err := newSegmentOutputFromParsed(conf, mgr)
-			if err != nil {
-				return nil, service.BatchPolicy{}, 0, err
+		func(conf *service.ParsedConfig, mgr *service.Resources) (out service.BatchOutput, policy service.BatchPolicy, maxInFlight int, err error) {
+			if maxInFlight, err = conf.FieldMaxInFlight(); err != nil {
+				return
 			}
-			// No Benthos batching: each write is one upstream transaction,
-			// which keeps per-message outcomes; the Sender batches across
-			// writes, so there must be enough writers to fill requests.
-			return o, service.BatchPolicy{}, o.cfg.MaxCallers, nil
+			if policy, err = conf.FieldBatchPolicy(sofFieldBatching); err != nil {
+				return
+			}
+			if policy.Period == "" && (policy.Count > 1 || policy.ByteSize > 0) {
+				policy.Period = segmentDefaultPeriod
+			}
+			out, err = newSegmentOutputFromParsed(conf, mgr)
+			return
 		})
 	if err != nil {
 		panic(err)
@@ -230,19 +215,7 @@ func newSegmentOutputFromParsed(conf *service.ParsedConfig, mgr *service.Resourc
 	if cfg.MaxRetryDuration, err = conf.FieldDuration(sofFieldMaxRetryDuration); err != nil {
 		return nil, err
 	}
-	if cfg.MaxRequests, err = conf.FieldInt(sofFieldMaxInFlight); err != nil {
-		return nil, err
-	}
-	if cfg.BatchCount, err = conf.FieldInt(sofFieldBatching, sofFieldBatchCount); err != nil {
-		return nil, err
-	}
-	if cfg.BatchBytes, err = conf.FieldInt(sofFieldBatching, sofFieldBatchByteSize); err != nil {
-		return nil, err
-	}
-	if cfg.BatchPeriod, err = conf.FieldDuration(sofFieldBatching, sofFieldBatchPeriod); err != nil {
-		return nil, err
-	}
-	for name, d := range map[string]time.Duration{sofFieldTimeout: cfg.Timeout, sofFieldBatching + "." + sofFieldBatchPeriod: cfg.BatchPeriod,
+	for name, d := range map[string]time.Duration{sofFieldTimeout: cfg.Timeout,
 		sofFieldBackoff + "." + sofFieldBackoffInitial: cfg.InitialBackoff, sofFieldBackoff + "." + sofFieldBackoffMax: cfg.MaxBackoff} {
 		if d <= 0 {
 			return nil, fmt.Errorf("field %s must be a positive duration, got %s", name, d)
@@ -254,17 +227,6 @@ func newSegmentOutputFromParsed(conf *service.ParsedConfig, mgr *service.Resourc
 	if cfg.MaxBackoff < cfg.InitialBackoff {
 		return nil, fmt.Errorf("field %s.%s (%s) is shorter than %s (%s)", sofFieldBackoff, sofFieldBackoffMax, cfg.MaxBackoff, sofFieldBackoffInitial, cfg.InitialBackoff)
 	}
-	if cfg.MaxRequests < 1 {
-		return nil, fmt.Errorf("field %s must be at least 1, got %d", sofFieldMaxInFlight, cfg.MaxRequests)
-	}
-	if cfg.BatchCount < 1 || cfg.BatchCount > segment.MaxBatchMessages {
-		return nil, fmt.Errorf("field %s.%s must be 1 to %d (Segment's limit per request), got %d", sofFieldBatching, sofFieldBatchCount, segment.MaxBatchMessages, cfg.BatchCount)
-	}
-	if cfg.BatchBytes < 0 || cfg.BatchBytes > segment.MaxBatchBytes {
-		return nil, fmt.Errorf("field %s.%s must be 0 (the API's limit) to %d, got %d", sofFieldBatching, sofFieldBatchByteSize, segment.MaxBatchBytes, cfg.BatchBytes)
-	}
-	cfg.MaxPending = segment.DefaultMaxPending(cfg.MaxRequests, cfg.BatchCount)
-	cfg.MaxCallers = min(cfg.MaxPending, segmentMaxWriters)
 
 	m := mgr.Metrics()
 	o := &segmentOutput{
@@ -383,9 +345,8 @@ func (o *segmentOutput) WriteBatch(ctx context.Context, batch service.MessageBat
 		errs[idx[j]] = err
 	}
 
-	var bErr *service.BatchError
 	var failed, deadLettered int64
-	for i, err := range errs {
+	for _, err := range errs {
 		if err == nil {
 			continue
 		}
@@ -394,28 +355,13 @@ func (o *segmentOutput) WriteBatch(ctx context.Context, batch service.MessageBat
 			deadLettered++
 		}
 		o.mMsgsFailed.Incr(1, segment.StatusClassOf(err))
-		if len(batch) == 1 {
-			// fallback and switch take a one-message batch's error as it
-			// is: it must be the message's own, not a BatchError's summary.
-			break
-		}
-		if bErr == nil {
-			bErr = service.NewBatchError(batch, errors.New("segment: some messages were not accepted"))
-		}
-		bErr = bErr.Failed(i, fmt.Errorf("message %d: %w", i, err))
 	}
 	accepted := int64(len(batch)) - failed
 	if accepted > 0 {
 		o.mMsgsAccepted.Incr(accepted)
 	}
 	o.run.delivered(accepted, deadLettered, failed-deadLettered)
-	switch {
-	case bErr != nil:
-		return bErr
-	case failed > 0:
-		return errs[0]
-	}
-	return nil
+	return batchError(batch, "segment: some messages were not accepted", errs)
 }
 
 // prepare resolves msg's write key and source and validates it.

@@ -245,9 +245,6 @@ func TestSegmentOutputConfig(t *testing.T) {
 		{"write_key: k\nendpoint: https://dp.example.com/v1", "https://dp.example.com", ""},
 		{"write_key: k\nendpoint: dp.example.com", "", "http"},
 		{"write_key: k\nmax_retry_duration: -1s", "", "negative"},
-		{"write_key: k\nbatching:\n  count: 2501", "", "1 to 2500"},
-		{"write_key: k\nbatching:\n  byte_size: 600000", "", "byte_size"},
-		{"write_key: k\nmax_in_flight: 0", "", "at least 1"},
 		{"write_key: ''", "", "write_key is empty"},
 		{"write_key: 'null'", "", "write_key is empty"},
 		{"write_key: k\nbackoff:\n  initial_interval: 2s\n  max_interval: 1s", "", "shorter"},
@@ -275,15 +272,13 @@ func TestSegmentOutputConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := newSegmentOutputFromParsed(conf, service.MockResources())
-	if err != nil {
-		t.Fatal(err)
+	pol, err := conf.FieldBatchPolicy(sofFieldBatching)
+	if err != nil || pol.Count != 250 || pol.Period != "1s" {
+		t.Fatalf("default batching must be count 250 / period 1s: %+v %v", pol, err)
 	}
-	c := o.cfg
-	if c.BatchCount != 250 || c.BatchPeriod != 200*time.Millisecond || c.MaxRequests != 8 || c.MaxRetryDuration != 0 ||
-		c.MaxPending != 9*250 || c.MaxCallers != c.MaxPending {
-		t.Fatalf("defaults: count %d, period %s, requests %d, retry bound %s, pending %d, writers %d",
-			c.BatchCount, c.BatchPeriod, c.MaxRequests, c.MaxRetryDuration, c.MaxPending, c.MaxCallers)
+	o, err := newSegmentOutputFromParsed(conf, service.MockResources())
+	if err != nil || o.cfg.MaxRetryDuration != 0 {
+		t.Fatalf("by default a request is retried until accepted: %v %v", o.cfg.MaxRetryDuration, err)
 	}
 }
 
@@ -914,5 +909,215 @@ func BenchmarkSegmentOutputWriteBatch(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 	if rc.Count() < b.N {
 		b.Fatalf("receiver counted %d of %d", rc.Count(), b.N)
+	}
+}
+
+// ---------------------------------------------------------------- outcomes through batching
+
+// segOutcomePipeline is the shipped delivery pattern: segment with output
+// batching inside a fallback whose switch dead-letters what Segment refused
+// and nacks the rest. It returns a producer and the dead-letter file.
+func segOutcomePipeline(t *testing.T, rc *receiver.Receiver, key string) (produce service.MessageBatchHandlerFunc, deadLetters func() map[string]string, stop func()) {
+	t.Helper()
+	dlq := filepath.Join(t.TempDir(), "dead-letter.jsonl")
+	b := service.NewStreamBuilder()
+	b.SetLogger((&segLogBuffer{}).slog())
+	produce, err := b.AddBatchProducerFunc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddOutputYAML(`
+fallback:
+  - segment:
+      write_key: ` + key + `
+      endpoint: ` + rc.URL() + `
+      backoff: { initial_interval: 10ms, max_interval: 50ms }
+      batching: { count: 250, period: 100ms }
+  - switch:
+      cases:
+        - check: '@fallback_error.or("").contains("request refused permanently") || @fallback_error.or("").contains("invalid Segment track")'
+          output:
+            file:
+              path: ` + dlq + `
+              codec: lines
+            processors:
+              - mapping: |
+                  root.id = content().string().parse_json().messageId
+                  root.reason = @fallback_error
+        - output:
+            reject: 'not delivered: ${! @fallback_error }'
+`); err != nil {
+		t.Fatal(err)
+	}
+	stop = segRunStream(t, b)
+	deadLetters = func() map[string]string {
+		out := map[string]string{}
+		data, err := os.ReadFile(dlq)
+		if os.IsNotExist(err) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var d struct{ ID, Reason string }
+			if err := json.Unmarshal([]byte(line), &d); err != nil {
+				t.Fatalf("dead letter %q: %v", line, err)
+			}
+			out[d.ID] = d.Reason
+		}
+		return out
+	}
+	return produce, deadLetters, stop
+}
+
+// segProduceAll sends transactions concurrently, as several Braze requests
+// in flight do, so that the batch policy merges them, and fails the test if
+// one is nacked.
+func segProduceAll(t *testing.T, produce service.MessageBatchHandlerFunc, txs [][][]byte) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i, tx := range txs {
+		var batch service.MessageBatch
+		for _, raw := range tx {
+			batch = append(batch, service.NewMessage(raw))
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := produce(context.Background(), batch); err != nil {
+				t.Errorf("transaction %d nacked: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// segCheckDelivered checks that the receiver holds every id in want exactly
+// once and nothing else.
+func segCheckDelivered(t *testing.T, rc *receiver.Receiver, want map[string]bool) {
+	t.Helper()
+	got := map[string]int{}
+	for _, m := range rc.Messages() {
+		got[m.ID]++
+	}
+	if rc.Duplicates() != 0 {
+		t.Errorf("%d duplicates reached the receiver", rc.Duplicates())
+	}
+	for id := range want {
+		if got[id] != 1 {
+			t.Errorf("message %s delivered %d times", id, got[id])
+		}
+	}
+	for id := range got {
+		if !want[id] {
+			t.Errorf("message %s delivered, but it should not be", id)
+		}
+	}
+}
+
+func segTrackID(id string) []byte {
+	return fmt.Appendf(nil, `{"type":"track","event":"Email Sent","messageId":%q,"userId":"u","timestamp":"2026-11-28T13:00:00Z","properties":{"n":1}}`, id)
+}
+
+// TestSegmentPipelineOneInvalidMessageAmong250: ten transactions of 25
+// messages, merged by the batch policy into one batch of 250, one message
+// with a 150-character id: it alone is dead-lettered, with its own reason;
+// the 249 others are delivered once and none of them is dead-lettered.
+func TestSegmentPipelineOneInvalidMessageAmong250(t *testing.T) {
+	rc := segStartReceiver(t, "outcome-key")
+	produce, deadLetters, stop := segOutcomePipeline(t, rc, "outcome-key")
+	bad := strings.Repeat("x", 150)
+	want := map[string]bool{}
+	var txs [][][]byte
+	for tx := range 10 {
+		var msgs [][]byte
+		for i := range 25 {
+			id := fmt.Sprintf("m-%02d-%02d", tx, i)
+			if tx == 6 && i == 13 {
+				id = bad
+			} else {
+				want[id] = true
+			}
+			msgs = append(msgs, segTrackID(id))
+		}
+		txs = append(txs, msgs)
+	}
+	segProduceAll(t, produce, txs)
+	stop()
+	dl := deadLetters()
+	if len(dl) != 1 || !strings.Contains(dl[bad], segment.RuleMessageIDLen) {
+		t.Fatalf("dead letters %v, want only the 150-character id with its reason", dl)
+	}
+	segCheckDelivered(t, rc, want)
+}
+
+// TestSegmentPipelinePoisonMessageIsolated: a stand-in that answers 400 to
+// any request holding one poison message: only that message is
+// dead-lettered, with the stand-in's answer.
+func TestSegmentPipelinePoisonMessageIsolated(t *testing.T) {
+	rc := segStartReceiver(t, "poison-key")
+	rc.AddRule(receiver.RejectMessageID("poison", http.StatusBadRequest))
+	produce, deadLetters, stop := segOutcomePipeline(t, rc, "poison-key")
+	want := map[string]bool{}
+	var txs [][][]byte
+	for tx := range 8 {
+		var msgs [][]byte
+		for i := range 100 {
+			id := fmt.Sprintf("p-%d-%03d", tx, i)
+			if tx == 3 && i == 57 {
+				id = "poison"
+			} else {
+				want[id] = true
+			}
+			msgs = append(msgs, segTrackID(id))
+		}
+		txs = append(txs, msgs)
+	}
+	segProduceAll(t, produce, txs)
+	stop()
+	dl := deadLetters()
+	if len(dl) != 1 || !strings.Contains(dl["poison"], "400") || !strings.Contains(dl["poison"], "message poison rejected") {
+		t.Fatalf("dead letters %v, want only the poison message with the stand-in's answer", dl)
+	}
+	segCheckDelivered(t, rc, want)
+}
+
+// TestSegmentPipelineSmallRequestLimitLosesNothing: a stand-in that takes
+// requests of at most 64 KB answers 413 to the output's 250-message
+// requests; they are split and resent, all delivered, none dead-lettered.
+func TestSegmentPipelineSmallRequestLimitLosesNothing(t *testing.T) {
+	rc, err := receiver.Start("127.0.0.1:0", receiver.Config{WriteKeys: []string{"limit-key"}, MaxRequestBytes: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rc.Close() })
+	produce, deadLetters, stop := segOutcomePipeline(t, rc, "limit-key")
+	want := map[string]bool{}
+	var txs [][][]byte
+	pad := strings.Repeat("p", 900)
+	for tx := range 10 {
+		var msgs [][]byte
+		for i := range 100 {
+			id := fmt.Sprintf("l-%d-%03d", tx, i)
+			want[id] = true
+			msgs = append(msgs, fmt.Appendf(nil, `{"type":"track","event":"e","messageId":%q,"userId":"u","properties":{"p":%q}}`, id, pad))
+		}
+		txs = append(txs, msgs)
+	}
+	segProduceAll(t, produce, txs)
+	stop()
+	if dl := deadLetters(); len(dl) != 0 {
+		t.Fatalf("%d messages dead-lettered for size: %v", len(dl), dl)
+	}
+	segCheckDelivered(t, rc, want)
+	refused := 0
+	for _, r := range rc.Requests() {
+		if r.Status == http.StatusRequestEntityTooLarge {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatal("the stand-in never answered 413: the test does not test splitting")
 	}
 }

@@ -202,7 +202,6 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 	}()
 	out := make(service.MessageBatch, 0, len(results))
 	var mapped, failed int64
-	defer func() { p.run.mappedBatch(mapped, failed) }()
 	for i := range results {
 		r := &results[i]
 		var m *service.Message
@@ -253,6 +252,7 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 		}
 		out = append(out, m)
 	}
+	p.run.mappedBatch(mapped, failed)
 	return out, nil
 }
 

@@ -114,10 +114,14 @@ var tallies struct {
 // runTally is the counters behind a RunSummary, shared by the components of
 // one stream.
 type runTally struct {
-	read, mapped, failed                 atomic.Int64
+	// The processors' counters and the outputs' are on cache lines of their
+	// own: they are updated by different goroutines for every message.
+	mapped, failed atomic.Int64
+	_              [48]byte
+	skipped        sync.Map // reason → *atomic.Int64
+
 	accepted, deadLettered, notDelivered atomic.Int64
 	outputs                              atomic.Int64
-	skipped                              sync.Map // reason → *atomic.Int64
 }
 
 // runTallyOf returns the tally of the stream that mgr belongs to.
@@ -140,14 +144,16 @@ func (t *runTally) addOutput() { t.outputs.Add(1) }
 // mappedBatch records what the processor made of one message: calls mapped
 // and events flagged.
 func (t *runTally) mappedBatch(mapped, failed int64) {
-	t.read.Add(mapped + failed)
-	t.mapped.Add(mapped)
-	t.failed.Add(failed)
+	if mapped > 0 {
+		t.mapped.Add(mapped)
+	}
+	if failed > 0 {
+		t.failed.Add(failed)
+	}
 }
 
 // skip records one event skipped for reason.
 func (t *runTally) skip(reason string) {
-	t.read.Add(1)
 	v, ok := t.skipped.Load(reason)
 	if !ok {
 		v, _ = t.skipped.LoadOrStore(reason, new(atomic.Int64))
@@ -164,12 +170,16 @@ func (t *runTally) delivered(accepted, deadLettered, notDelivered int64) {
 
 func (t *runTally) summary() RunSummary {
 	skipped := map[string]int64{}
+	var skips int64
 	t.skipped.Range(func(k, v any) bool {
-		skipped[k.(string)] = v.(*atomic.Int64).Load()
+		n := v.(*atomic.Int64).Load()
+		skipped[k.(string)] = n
+		skips += n
 		return true
 	})
+	mapped, failed := t.mapped.Load(), t.failed.Load()
 	return RunSummary{
-		Read: t.read.Load(), Mapped: t.mapped.Load(), MappingFailed: t.failed.Load(), Skipped: skipped,
+		Read: mapped + failed + skips, Mapped: mapped, MappingFailed: failed, Skipped: skipped,
 		Delivered: t.accepted.Load(), DeadLettered: t.deadLettered.Load(), NotDelivered: t.notDelivered.Load(),
 		Outputs: int(t.outputs.Load()),
 	}

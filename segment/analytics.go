@@ -17,7 +17,8 @@ package segment
 //     splitting and classifying are deliver.go's.
 //
 // A client lives for one attempt, with BatchSize set to the number of
-// messages, so the last Enqueue sends them as exactly one request.
+// messages, so the last Enqueue sends them as exactly one request. That is
+// a goroutine and a few allocations per request of up to 2,500 messages.
 
 import (
 	"bytes"
@@ -49,8 +50,8 @@ type attemptResult struct {
 }
 
 // post makes one attempt to send raws under writeKey, through analytics-go.
-func (s *Sender) post(writeKey string, raws [][]byte) attemptResult {
-	shot := &oneShot{s: s, writeKey: writeKey, raws: raws,
+func (s *Sender) post(ctx context.Context, writeKey string, raws [][]byte) attemptResult {
+	shot := &oneShot{ctx: ctx, s: s, writeKey: writeKey, raws: raws,
 		res: attemptResult{err: errors.New("analytics-go did not send the request")}}
 	cb := &countdown{left: len(raws), done: make(chan struct{})}
 	client, err := analytics.NewWithConfig(writeKey, analytics.Config{
@@ -73,7 +74,7 @@ func (s *Sender) post(writeKey string, raws [][]byte) attemptResult {
 	}
 	select {
 	case <-cb.done:
-	case <-s.ctx.Done():
+	case <-ctx.Done():
 	}
 	_ = client.Close()
 	return shot.result()
@@ -115,6 +116,7 @@ func (c *countdown) Failure(analytics.Message, error) { c.add(-1) }
 // (analytics-go retrying after its own 10 s client timeout) is answered 200
 // at once.
 type oneShot struct {
+	ctx      context.Context
 	s        *Sender
 	writeKey string
 	raws     [][]byte
@@ -188,10 +190,14 @@ func (o *oneShot) send(orig *http.Request, in []byte) attemptResult {
 	body = append(body, `,"messageId":`...)
 	body = strconv.AppendQuote(body, ab.MessageID)
 	body = append(body, `,"sentAt":"`...)
-	body = time.Now().UTC().AppendFormat(body, sentAtLayout)
+	// Formatted aside: AppendFormat writes all nine fraction digits before
+	// cutting them to three, which would outgrow the body's exact capacity
+	// and copy it whole.
+	var ts [64]byte
+	body = append(body, time.Now().UTC().AppendFormat(ts[:0], sentAtLayout)...)
 	body = append(body, `"}`...)
 
-	ctx, cancel := context.WithTimeout(o.s.ctx, o.s.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(o.ctx, o.s.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, orig.URL.String(), bytes.NewReader(body))
 	if err != nil {

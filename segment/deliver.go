@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -11,7 +12,14 @@ import (
 // request is one /v1/batch request's worth of messages of one write key.
 type request struct {
 	key, source string
-	items       []*item
+	items       []item
+	bytes       int // of the messages, with their separators
+}
+
+// item is one message of a request and where its verdict goes.
+type item struct {
+	raw []byte
+	idx int
 }
 
 // deliver sends r until every message in it has a verdict, and gives each
@@ -20,15 +28,15 @@ type request struct {
 // fail: a request of n messages is split at most ⌈log2 n⌉ times on the way
 // to any one message. splits is how many times r's messages were split
 // already.
-func (s *Sender) deliver(r *request, splits int) {
-	v := s.attempts(r)
+func (s *Sender) deliver(ctx context.Context, r *request, splits int, results []error) {
+	v := s.attempts(ctx, r)
 	if v != nil && v.Class == ClassPermanent && len(r.items) > 1 {
 		s.cfg.Observer.Split(v.Status)
 		s.cfg.Logger.Debugf("segment: %s refused a request of %d messages of source %s with %d; splitting it to find the refused ones",
 			s.cfg.Endpoint, len(r.items), r.source, v.Status)
 		h := len(r.items) / 2
-		s.deliver(&request{key: r.key, source: r.source, items: r.items[:h]}, splits+1)
-		s.deliver(&request{key: r.key, source: r.source, items: r.items[h:]}, splits+1)
+		s.deliver(ctx, &request{key: r.key, source: r.source, items: r.items[:h]}, splits+1, results)
+		s.deliver(ctx, &request{key: r.key, source: r.source, items: r.items[h:]}, splits+1, results)
 		return
 	}
 	var err error
@@ -43,15 +51,15 @@ func (s *Sender) deliver(r *request, splits int) {
 		err = v
 	}
 	for _, it := range r.items {
-		it.call.resolve(it.idx, err)
+		results[it.idx] = err
 	}
 }
 
 // attempts sends r until it gets a verdict: nil for 2xx, else a
 // *DeliveryError. Transient failures, a rejected key and a rejected
 // endpoint are retried with backoff, honouring Retry-After, until accepted,
-// until Close, or until MaxRetryDuration when it is set.
-func (s *Sender) attempts(r *request) *DeliveryError {
+// until ctx is done, or until MaxRetryDuration when it is set.
+func (s *Sender) attempts(ctx context.Context, r *request) *DeliveryError {
 	cfg := &s.cfg
 	raws := make([][]byte, len(r.items))
 	for i, it := range r.items {
@@ -61,18 +69,18 @@ func (s *Sender) attempts(r *request) *DeliveryError {
 	start := time.Now()
 	last := &DeliveryError{Source: r.source}
 	aborted := func() *DeliveryError {
-		last.Class, last.Err, last.Elapsed = ClassAborted, errSenderClosed, time.Since(start)
+		last.Class, last.Err, last.Elapsed = ClassAborted, context.Cause(ctx), time.Since(start)
 		if last.StatusClass == "" {
 			last.StatusClass = StatusAborted
 		}
 		return last
 	}
 	for attempt := 1; ; attempt++ {
-		if s.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return aborted()
 		}
-		res := s.post(r.key, raws)
-		if s.ctx.Err() != nil {
+		res := s.post(ctx, r.key, raws)
+		if ctx.Err() != nil {
 			return aborted()
 		}
 		class, label := Classify(res.status, res.err)
@@ -112,7 +120,7 @@ func (s *Sender) attempts(r *request) *DeliveryError {
 		timer := time.NewTimer(wait)
 		select {
 		case <-timer.C:
-		case <-s.ctx.Done():
+		case <-ctx.Done():
 			timer.Stop()
 			return aborted()
 		}

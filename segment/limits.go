@@ -20,3 +20,7 @@ const (
 // "sentAt":"..."}. analytics-go's envelope is about 150 bytes; the reserve is
 // generous so the byte budget never depends on its exact size.
 const requestOverheadBytes = 1024
+
+// MaxBatchBytes is the most message bytes (with their separators) one
+// request carries: the request limit less the envelope's reserve.
+const MaxBatchBytes = MaxRequestBytes - requestOverheadBytes

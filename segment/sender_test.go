@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -150,12 +149,11 @@ func (c *splitCounter) count(status int) int {
 	return c.splits[status]
 }
 
-// testSender sends to url with fast retries; one caller at a time unless
-// mod says otherwise, so what a Send hands over goes out at once.
+// testSender sends to url with fast retries.
 func testSender(t *testing.T, url string, mod func(*Config)) *Sender {
 	t.Helper()
 	cfg := Config{Endpoint: url + "/v1/batch", Timeout: 2 * time.Second, InitialBackoff: 10 * time.Millisecond,
-		MaxBackoff: 50 * time.Millisecond, MaxCallers: 1}
+		MaxBackoff: 50 * time.Millisecond}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -335,7 +333,7 @@ func TestSegmentSenderSplitsLargeSends(t *testing.T) {
 	api := &fakeAPI{}
 	srv := httptest.NewServer(api)
 	defer srv.Close()
-	s := testSender(t, srv.URL, func(c *Config) { c.BatchCount = MaxBatchMessages })
+	s := testSender(t, srv.URL, nil)
 
 	var msgs [][]byte
 	for i := range 3000 {
@@ -361,7 +359,7 @@ func TestSegmentSenderFillsRequestsToTheByteBudget(t *testing.T) {
 	api := &fakeAPI{}
 	srv := httptest.NewServer(api)
 	defer srv.Close()
-	s := testSender(t, srv.URL, func(c *Config) { c.BatchCount = MaxBatchMessages })
+	s := testSender(t, srv.URL, nil)
 
 	var msgs [][]byte
 	for i := range 700 {
@@ -378,48 +376,6 @@ func TestSegmentSenderFillsRequestsToTheByteBudget(t *testing.T) {
 		if len(r.body) > MaxRequestBytes || len(r.body) < MaxBatchBytes-2100 {
 			t.Fatalf("request %d is %d bytes: not full to the %d byte budget", i, len(r.body), MaxBatchBytes)
 		}
-	}
-}
-
-// TestSegmentSenderConcurrentCallersShareRequests: a thousand callers of one
-// message each (an input that hands over one event at a time) get requests
-// of BatchCount, not a thousand requests.
-func TestSegmentSenderConcurrentCallersShareRequests(t *testing.T) {
-	api := &fakeAPI{}
-	srv := httptest.NewServer(api)
-	defer srv.Close()
-	const callers = 1000
-	s := testSender(t, srv.URL, func(c *Config) { c.MaxCallers = callers; c.BatchPeriod = time.Minute })
-
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	for i := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, err := range s.Send(context.Background(), messages("wk", [][]byte{track(i, fmt.Sprintf("m%d", i))})) {
-				if err != nil {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if failed.Load() > 0 {
-		t.Fatalf("%d messages failed", failed.Load())
-	}
-	reqs := api.requests()
-	for _, r := range reqs {
-		if got, _ := batchOf(t, r.body); len(got) > DefaultBatchCount {
-			t.Fatalf("a request of %d messages, over the count of %d", len(got), DefaultBatchCount)
-		}
-	}
-	if len(reqs) > 8 {
-		t.Fatalf("%d requests for %d one-message callers: messages of concurrent callers must share requests", len(reqs), callers)
-	}
-	acc := api.accepted(t)
-	if len(acc) != callers {
-		t.Fatalf("%d distinct messages accepted, want %d", len(acc), callers)
 	}
 }
 
@@ -553,44 +509,6 @@ func TestSegmentSenderHoldsOnARejectedEndpoint(t *testing.T) {
 	mustAllAccepted(t, s.Send(context.Background(), messages("wk", [][]byte{track(0, "a")})))
 	if len(logs.matching("ERROR", "the endpoint looks wrong")) != 1 {
 		t.Fatalf("a rejected endpoint must be logged at ERROR once per interval:\n%s", strings.Join(logs.lines, "\n"))
-	}
-}
-
-// TestSegmentSenderBoundsHeldMessages: however much callers hand over, at
-// most MaxPending messages are held at once, and all get delivered.
-func TestSegmentSenderBoundsHeldMessages(t *testing.T) {
-	var inFlight, peak atomic.Int64
-	api := &fakeAPI{decide: func(body []byte) (int, string) {
-		n := int64(strings.Count(string(body), `"messageId":"m`))
-		if v := inFlight.Add(n); v > peak.Load() {
-			peak.Store(v)
-		}
-		time.Sleep(5 * time.Millisecond)
-		inFlight.Add(-n)
-		return 200, `{"success":true}`
-	}}
-	srv := httptest.NewServer(api)
-	defer srv.Close()
-	s := testSender(t, srv.URL, func(c *Config) { c.BatchCount = 50; c.MaxPending = 120; c.MaxCallers = 5 })
-
-	var wg sync.WaitGroup
-	for c := range 5 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var msgs [][]byte
-			for i := range 300 {
-				msgs = append(msgs, track(i, fmt.Sprintf("m%d-%d", c, i)))
-			}
-			mustAllAccepted(t, s.Send(context.Background(), messages("wk", msgs)))
-		}()
-	}
-	wg.Wait()
-	if p := peak.Load(); p > 120 {
-		t.Fatalf("%d messages in requests at once, over MaxPending 120", p)
-	}
-	if n := len(api.accepted(t)); n != 1500 {
-		t.Fatalf("%d messages accepted, want 1500", n)
 	}
 }
 

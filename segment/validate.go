@@ -21,7 +21,7 @@ const (
 	RuleMessageSize   = "message_size"
 	// RuleWriteKey: the message's write key is missing (empty, or the null
 	// an unset environment variable interpolates to) or could not be
-	// resolved. Checked by the Benthos output, which resolves keys.
+	// resolved.
 	RuleWriteKey = "write_key"
 )
 
@@ -37,6 +37,9 @@ type ValidationError struct {
 }
 
 func (e *ValidationError) Error() string {
+	if e.MessageID == "" && e.Event == "" {
+		return fmt.Sprintf("invalid Segment track: %s: %s", e.Rule, e.Detail)
+	}
 	return fmt.Sprintf("invalid Segment track (messageId %s, event %s): %s: %s",
 		quoteShort(e.MessageID), quoteShort(e.Event), e.Rule, e.Detail)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -85,5 +86,32 @@ func TestLimits(t *testing.T) {
 				t.Fatalf("Count %d, want %d", rc.Count(), c.count)
 			}
 		})
+	}
+}
+
+func TestReceiverRequestLimitAnswers413(t *testing.T) {
+	rc := New(Config{MaxRequestBytes: 200})
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	post := func(body string) int {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/batch", strings.NewReader(body))
+		req.SetBasicAuth("k", "")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	small := `{"batch":[{"type":"track","event":"e","userId":"u","messageId":"s"}]}`
+	big := `{"batch":[{"type":"track","event":"e","userId":"u","messageId":"b","properties":{"p":"` + strings.Repeat("x", 300) + `"}}]}`
+	if got := post(small); got != http.StatusOK {
+		t.Fatalf("small request: %d", got)
+	}
+	if got := post(big); got != http.StatusRequestEntityTooLarge {
+		t.Fatalf("request over the limit: %d, want 413", got)
+	}
+	if ids := rc.MessageIDs(); len(ids) != 1 || ids[0] != "s" {
+		t.Fatalf("accepted %v", ids)
 	}
 }

@@ -28,6 +28,10 @@ type Config struct {
 	// CountOnly keeps counts and deduplication but no message and no request
 	// body, for benchmarks that send millions of events.
 	CountOnly bool
+	// MaxRequestBytes, when above 0, answers 413 Payload Too Large to any
+	// request body longer than it: a Segment-compatible endpoint (a proxy,
+	// RudderStack) whose limit is below Segment's.
+	MaxRequestBytes int
 	// OnRequest, when set, is called after each request to an API path is
 	// answered; OnMessage for each newly accepted message. Both run on the
 	// serving goroutines, concurrently, and must not block for long.
@@ -137,6 +141,10 @@ func (rc *Receiver) serveAPI(w http.ResponseWriter, r *http.Request, decode func
 	}
 	if e := rc.authorize(key); e != nil {
 		fail(e)
+		return
+	}
+	if limit := rc.cfg.MaxRequestBytes; limit > 0 && len(body) > limit {
+		fail(&apiError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes over this endpoint's %d", len(body), limit)})
 		return
 	}
 	if readErr != nil {
