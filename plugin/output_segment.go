@@ -361,7 +361,7 @@ func (o *segmentOutput) WriteBatch(ctx context.Context, batch service.MessageBat
 		o.mMsgsAccepted.Incr(accepted)
 	}
 	o.run.delivered(accepted, deadLettered, failed-deadLettered)
-	return batchError(batch, "segment: some messages were not accepted", errs)
+	return batchError(batch, fmt.Sprintf("segment: %d of %d messages not accepted (%d for the dead letter); each message's error says why", failed, len(batch), deadLettered), errs)
 }
 
 // prepare resolves msg's write key and source and validates it.

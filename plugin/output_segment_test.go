@@ -1014,6 +1014,7 @@ func segCheckDelivered(t *testing.T, rc *receiver.Receiver, want map[string]bool
 			t.Errorf("message %s delivered, but it should not be", id)
 		}
 	}
+	t.Logf("delivered %d distinct messages (%d duplicates) of %d expected", len(got), rc.Duplicates(), len(want))
 }
 
 func segTrackID(id string) []byte {
@@ -1046,6 +1047,7 @@ func TestSegmentPipelineOneInvalidMessageAmong250(t *testing.T) {
 	segProduceAll(t, produce, txs)
 	stop()
 	dl := deadLetters()
+	t.Logf("dead-lettered %d", len(dl))
 	if len(dl) != 1 || !strings.Contains(dl[bad], segment.RuleMessageIDLen) {
 		t.Fatalf("dead letters %v, want only the 150-character id with its reason", dl)
 	}
@@ -1077,6 +1079,7 @@ func TestSegmentPipelinePoisonMessageIsolated(t *testing.T) {
 	segProduceAll(t, produce, txs)
 	stop()
 	dl := deadLetters()
+	t.Logf("dead-lettered %d", len(dl))
 	if len(dl) != 1 || !strings.Contains(dl["poison"], "400") || !strings.Contains(dl["poison"], "message poison rejected") {
 		t.Fatalf("dead letters %v, want only the poison message with the stand-in's answer", dl)
 	}
@@ -1107,7 +1110,9 @@ func TestSegmentPipelineSmallRequestLimitLosesNothing(t *testing.T) {
 	}
 	segProduceAll(t, produce, txs)
 	stop()
-	if dl := deadLetters(); len(dl) != 0 {
+	dl := deadLetters()
+	t.Logf("dead-lettered %d", len(dl))
+	if len(dl) != 0 {
 		t.Fatalf("%d messages dead-lettered for size: %v", len(dl), dl)
 	}
 	segCheckDelivered(t, rc, want)
@@ -1120,4 +1125,5 @@ func TestSegmentPipelineSmallRequestLimitLosesNothing(t *testing.T) {
 	if refused == 0 {
 		t.Fatal("the stand-in never answered 413: the test does not test splitting")
 	}
+	t.Logf("%d requests answered 413 and split", refused)
 }

@@ -68,6 +68,10 @@ func runDemo(c *cli.Context) error {
 	if err := b.SetYAML(string(conf)); err != nil {
 		return fmt.Errorf("%s: %w", c.String("config"), err)
 	}
+	// The demo prints its own report; the pipeline's log only when it matters.
+	if err := b.SetLoggerYAML("level: WARN"); err != nil {
+		return err
+	}
 	stream, err := b.Build()
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.String("config"), err)

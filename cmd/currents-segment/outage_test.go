@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Every shipped pipeline, and the production pipeline of docs/operations.md,
+// through a Segment outage (503) followed by a rejected write key (401):
+// every event is delivered and none is dead-lettered.
+
+// TestExamplesThroughAnOutage runs the file-input examples.
+func TestExamplesThroughAnOutage(t *testing.T) {
+	root := repoRoot(t)
+	dir := t.TempDir()
+
+	var lines []string
+	jsonl := map[string]bool{}
+	for i := range 600 {
+		id := fmt.Sprintf("jl-%03d", i)
+		jsonl[id] = true
+		lines = append(lines, fmt.Sprintf(`{"event_type":"users.messages.email.Open","id":%q,"time":1764334800,"user":{"user_id":"u-%d","external_user_id":"x-%d"},"properties":{"email_address":"a@example.com"}}`, id, i, i))
+	}
+	events := filepath.Join(dir, "events.jsonl")
+	if err := os.WriteFile(events, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exportDir := filepath.Join(root, "testdata", "sample", "storage")
+	storage, _ := storageEvents(t, exportDir)
+	storageIDs := map[string]bool{}
+	for id := range storage {
+		storageIDs[id] = true
+	}
+
+	for _, c := range []struct {
+		config string
+		env    []string
+		want   map[string]bool
+		keys   []string
+	}{
+		{"quickstart.yaml", nil, sampleIdentified(t, root), nil},
+		{"jsonl-to-segment.yaml", []string{"CURRENTS_JSONL=" + events}, jsonl, nil},
+		{"storage-replay.yaml", []string{"CURRENTS_EXPORT_DIR=" + exportDir}, storageIDs, nil},
+		{"multi-workspace.yaml", []string{"CURRENTS_JSONL=" + events, "SEGMENT_WRITE_KEY_DEFAULT=" + exampleWriteKey}, jsonl, nil},
+	} {
+		t.Run(c.config, func(t *testing.T) {
+			rc := startReceiver(t)
+			dead := filepath.Join(t.TempDir(), "dead.jsonl")
+			env := append(exampleEnv(rc, dead, "HTTP_ADDRESS=127.0.0.1:0"), c.env...)
+			done := outage(t, rc)
+			r := run(t, root, env, "run", "config-examples/"+c.config)
+			<-done
+			logs := r.stdout + r.stderr
+			if r.code != 0 {
+				t.Fatalf("exit %d:\n%s", r.code, tail(logs, 4000))
+			}
+			if d := readDeadLetters(t, dead); len(d) > 0 || strings.Contains(logs, `"stage":`) {
+				t.Fatalf("%d events dead-lettered through an outage: %+v", len(d), d)
+			}
+			checkOutageRequests(t, rc)
+			checkDelivered(t, rc, c.want)
+			if _, _, _, delivered, dead, notDelivered := summary(t, logs); delivered != len(c.want) || dead != 0 || notDelivered != 0 {
+				t.Fatalf("summary: delivered %d, dead-lettered %d, not delivered %d", delivered, dead, notDelivered)
+			}
+		})
+	}
+}
+
+// docsConfig extracts the YAML block that follows marker in a markdown file.
+func docsConfig(t *testing.T, path, marker string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(data), marker)
+	if !ok {
+		t.Fatalf("%s has no %q block", path, marker)
+	}
+	_, after, ok = strings.Cut(after, "```yaml\n")
+	block, _, closed := strings.Cut(after, "\n```")
+	if !ok || !closed {
+		t.Fatalf("%s: no YAML block after %q", path, marker)
+	}
+	return block + "\n"
+}
+
+var listenLine = regexp.MustCompile(`Receiving Braze Currents batches on (http://[^ ]+) \(`)
+
+// brazePipeline is a binary running a braze_currents pipeline.
+type brazePipeline struct {
+	cmd  *exec.Cmd
+	logs *lockedBuffer
+	url  string
+	done chan error
+}
+
+func startBrazePipeline(t *testing.T, dir, config string, env []string) *brazePipeline {
+	t.Helper()
+	p := &brazePipeline{logs: &lockedBuffer{}, done: make(chan error, 1)}
+	p.cmd = exec.Command(binary, "run", config)
+	p.cmd.Dir = dir
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+	})
+	for deadline := time.Now().Add(20 * time.Second); p.url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := listenLine.FindStringSubmatch(p.logs.String()); m != nil {
+			p.url = m[1]
+		}
+	}
+	if p.url == "" {
+		t.Fatalf("the input never logged its address:\n%s", p.logs.String())
+	}
+	// The input answers 503 until every component is up; Braze retries.
+	ready := strings.TrimSuffix(p.url, "/currents") + "/ready"
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(ready); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+	}
+	t.Fatalf("the input never became ready:\n%s", p.logs.String())
+	return nil
+}
+
+// postLikeBraze posts body until it is answered 200, retrying 429 and 503 as
+// Braze does (sooner), and returns how many attempts it took.
+func postLikeBraze(t *testing.T, url, token string, body []byte) int {
+	t.Helper()
+	client := &http.Client{Timeout: 2 * time.Minute}
+	for attempt := 1; attempt <= 200; attempt++ {
+		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Braze-Currents-Version", "1")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("posting: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK:
+			return attempt
+		case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+			time.Sleep(200 * time.Millisecond)
+		default:
+			t.Fatalf("answered %d", resp.StatusCode)
+		}
+	}
+	t.Fatal("never answered 200")
+	return 0
+}
+
+// sampleBatches returns the bundled sample's Braze request bodies.
+func sampleBatches(t *testing.T, root string) [][]byte {
+	t.Helper()
+	f, err := os.Open(filepath.Join(root, "testdata", "sample", "currents-http-batches.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out [][]byte
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<22)
+	for sc.Scan() {
+		out = append(out, append([]byte(nil), sc.Bytes()...))
+	}
+	return out
+}
+
+// TestBrazePipelinesThroughAnOutage runs the Braze example and the
+// production pipeline of docs/operations.md (braze_currents, disk buffer,
+// prometheus, dead letter) as written, with Braze's batches posted during
+// the outage.
+func TestBrazePipelinesThroughAnOutage(t *testing.T) {
+	root := repoRoot(t)
+	want := sampleIdentified(t, root)
+	const token = "outage-braze-token-51ab"
+	docPipeline := filepath.Join(t.TempDir(), "operations-production.yaml")
+	if err := os.WriteFile(docPipeline, []byte(docsConfig(t, filepath.Join(root, "docs", "operations.md"), "<!-- config-test: outage -->")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, config := range []string{filepath.Join(root, "config-examples", "braze-http-to-segment.yaml"), docPipeline} {
+		t.Run(filepath.Base(config), func(t *testing.T) {
+			rc := startReceiver(t)
+			dir := t.TempDir()
+			dead := filepath.Join(dir, "dead.jsonl")
+			p := startBrazePipeline(t, root, config, exampleEnv(rc, dead,
+				"BRAZE_CURRENTS_TOKEN="+token, "BRAZE_LISTEN_ADDRESS=127.0.0.1:0", "HTTP_ADDRESS=127.0.0.1:0",
+				"BUFFER_PATH="+filepath.Join(dir, "buffer")))
+			done := outage(t, rc)
+			retried := 0
+			for _, body := range sampleBatches(t, root) {
+				retried += postLikeBraze(t, p.url, token, body) - 1
+			}
+			<-done
+			for deadline := time.Now().Add(time.Minute); rc.Count() < len(want) && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			select {
+			case err = <-p.done:
+			case <-time.After(time.Minute):
+				t.Fatal("the binary did not stop on SIGINT")
+			}
+			logs := p.logs.String()
+			if err != nil {
+				t.Fatalf("exit: %v\n%s", err, tail(logs, 4000))
+			}
+			if d := readDeadLetters(t, dead); len(d) > 0 {
+				t.Fatalf("%d events dead-lettered through an outage: %+v", len(d), d)
+			}
+			checkOutageRequests(t, rc)
+			got := map[string]bool{}
+			for _, m := range rc.Messages() {
+				got[m.ID] = true
+			}
+			for id := range want {
+				if !got[id] {
+					t.Fatalf("event %s never delivered (%d of %d)", id, len(got), len(want))
+				}
+			}
+			// A Braze retry after a 503 can deliver an event twice, which
+			// Segment drops on messageId; without retries there are none.
+			if retried == 0 && rc.Duplicates() != 0 {
+				t.Fatalf("%d duplicates without a single Braze retry", rc.Duplicates())
+			}
+			t.Logf("%d events delivered, %d Braze retries, %d duplicates", len(got), retried, rc.Duplicates())
+		})
+	}
+}
