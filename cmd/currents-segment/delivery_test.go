@@ -250,12 +250,7 @@ func TestMultiWorkspaceUnsetKeyIsDeadLetteredNamingTheSource(t *testing.T) {
 	}
 	cmd := exec.Command(binary, "run", "config-examples/multi-workspace.yaml")
 	cmd.Dir = root
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SEGMENT_WRITE_KEY_DEFAULT=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = append(withoutSecrets(), env...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Run(); err != nil {
