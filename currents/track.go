@@ -130,7 +130,11 @@ func NewMapper(cat *Catalog, opts Options) (*Mapper, error) {
 		m.allowed[t.index] = true
 	}
 	if len(unknown) > 0 {
-		return nil, fmt.Errorf("events: unknown event type(s) %s; valid types are: %s", strings.Join(unknown, ", "), cat.NamesList())
+		msgs := make([]string, len(unknown))
+		for i, name := range unknown {
+			msgs[i] = cat.UnknownTypeError(name)
+		}
+		return nil, fmt.Errorf("events: %s (the README lists every type)", strings.Join(msgs, "; "))
 	}
 	for typ, name := range opts.EventNames {
 		if strings.TrimSpace(name) == "" {
@@ -142,7 +146,7 @@ func NewMapper(cat *Catalog, opts Options) (*Mapper, error) {
 				m.renamed[typ] = name
 				continue
 			}
-			return nil, fmt.Errorf("event_names: unknown event type %s (set unknown_event_types: passthrough to rename types outside the catalog); valid types are: %s", typ, cat.NamesList())
+			return nil, fmt.Errorf("event_names: %s (set unknown_event_types: passthrough to rename types outside the catalog; the README lists every type)", cat.UnknownTypeError(typ))
 		}
 		m.names[t.index] = name
 	}
@@ -157,6 +161,10 @@ func NewMapper(cat *Catalog, opts Options) (*Mapper, error) {
 // it, in order. typeHint is asked for the type of an event without an
 // event_type field (a flat storage record): the object path or configured
 // type; it may be nil.
+// Selected reports whether events of type t are mapped (in Options.Events,
+// or every type when it is empty) rather than skipped as not selected.
+func (m *Mapper) Selected(t *EventType) bool { return m.allowed[t.index] }
+
 func (m *Mapper) Map(data []byte, typeHint func() string) []Result {
 	return m.AppendMap(nil, data, typeHint)
 }

@@ -197,13 +197,28 @@ func TestMapEnvelopeWithOneBadEvent(t *testing.T) {
 	}
 }
 
+func TestCatalogSuggest(t *testing.T) {
+	cat := DefaultCatalog()
+	for name, want := range map[string]string{
+		"users.messages.email.open":           "users.messages.email.Open",
+		"users.messages.emial.Click":          "users.messages.email.Click",
+		"users.message.pushnotification.Send": "users.messages.pushnotification.Send",
+		"users.messages.carrierpigeon.Coo":    "",
+		"x":                                   "",
+	} {
+		if got := cat.Suggest(name); got != want {
+			t.Errorf("Suggest(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 func TestNewMapperConfigErrors(t *testing.T) {
-	_, err := NewMapper(DefaultCatalog(), Options{Events: []string{"users.messages.email.Sent"}})
-	if err == nil || !strings.HasPrefix(err.Error(), "events: unknown event type(s) users.messages.email.Sent; valid types are: users.behaviors.Uninstall,") {
+	_, err := NewMapper(DefaultCatalog(), Options{Events: []string{"users.messages.email.Sent", "users.messages.carrierpigeon.Coo"}})
+	if err == nil || err.Error() != `events: unknown event type "users.messages.email.Sent": did you mean "users.messages.email.Send"?; unknown event type "users.messages.carrierpigeon.Coo" (the README lists every type)` {
 		t.Fatalf("events: %v", err)
 	}
 	_, err = NewMapper(DefaultCatalog(), Options{EventNames: map[string]string{"users.messages.email.Sent": "x"}})
-	if err == nil || !strings.Contains(err.Error(), "event_names: unknown event type users.messages.email.Sent (set unknown_event_types: passthrough to rename types outside the catalog); valid types are:") {
+	if err == nil || !strings.HasPrefix(err.Error(), `event_names: unknown event type "users.messages.email.Sent": did you mean "users.messages.email.Send"? (set unknown_event_types: passthrough`) {
 		t.Fatalf("event_names: %v", err)
 	}
 	_, err = NewMapper(DefaultCatalog(), Options{EventNames: map[string]string{"users.messages.email.Send": " "}})

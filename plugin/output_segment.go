@@ -243,6 +243,21 @@ func newSegmentOutputFromParsed(conf *service.ParsedConfig, mgr *service.Resourc
 		mInFlight:     m.NewGauge(metricSegInFlight),
 		mKeyRejected:  m.NewCounter(metricSegKeyRejected),
 	}
+	// Every series at 0 from the start: increase() > 0 alerts then fire on
+	// the first failure (a series that appears with 1 has no increase yet).
+	for _, c := range []*service.MetricCounter{o.mMsgsSent, o.mMsgsAccepted, o.mReqsSent, o.mKeyRejected} {
+		c.Incr(0)
+	}
+	for _, class := range []string{segment.Status4xx, segment.Status401, segment.Status429, segment.Status5xx, segment.StatusNetwork} {
+		o.mMsgsFailed.Incr(0, class)
+		o.mReqsFailed.Incr(0, class)
+	}
+	o.mMsgsFailed.Incr(0, segment.StatusInvalid)
+	o.mMsgsFailed.Incr(0, segment.StatusAborted)
+	for _, status := range []string{"400", "413", "422"} {
+		o.mReqsSplit.Incr(0, status)
+	}
+	o.mInFlight.Set(0)
 	if conf.Contains(sofFieldSource) {
 		if o.source, err = conf.FieldInterpolatedString(sofFieldSource); err != nil {
 			return nil, err

@@ -52,12 +52,14 @@ Every emitted message carries the metadata `+"`currents_event_type`"+`, `+"`curr
 
 An event that cannot be mapped (not JSON, no `+"`id`"+`, no `+"`user_id`"+`, `+"`time`"+` missing or not a number, a field of the wrong type, an unknown type under `+"`unknown_event_types: reject`"+`) is emitted unchanged and flagged with an error naming the event, the field and what was expected; route it to a dead letter with a `+"`switch`"+` output and `+"`errored()`"+`. The other events of the same envelope still map.
 
+A message that arrives already flagged with an error (for example a damaged record of the `+"`disk`"+` buffer) is passed on untouched, for the same dead-letter route.
+
 Skipped events (anonymous users under `+"`anonymous_users: skip`"+`, types outside `+"`events`"+`, unknown types under `+"`skip`"+`) are dropped and counted in `+"`currents_events_skipped`"+` by `+"`event_type`"+` and `+"`reason`"+`; mapped events are counted in `+"`currents_events_mapped`"+` and failed ones in `+"`currents_events_failed`"+`.`).
 		Fields(
 			service.NewStringListField(ctsFieldEvents).
 				Description("The event types to map; events of other types are skipped and counted with reason `not_selected`. Empty, the default, maps every supported type. An unknown name is a configuration error that lists the valid ones.").
 				Example([]string{"users.messages.email.Send", "users.messages.email.Open", "users.messages.email.Click"}).
-				Default([]string{}),
+				Default([]any{}), // not []string: the lint rule sees the default, and Bloblang has no []string
 			service.NewStringMapField(ctsFieldEventNames).
 				Description("Renames the Segment event of a Currents type, for example to match names an existing tracking plan uses. Keys are Currents types; types not listed keep the name Braze's connector uses.").
 				Example(map[string]any{"users.messages.email.Unsubscribe": "Email Unsubscribed", "users.messages.pushnotification.IosForeground": "iOS Foreground Push Opened"}).
@@ -77,6 +79,13 @@ Skipped events (anonymous users under `+"`anonymous_users: skip`"+`, types outsi
 				Example(`${! @kafka_topic.trim_prefix("currents.") }`).
 				Optional(),
 		).
+		LintRule(`
+let events = this.`+ctsFieldEvents+`.or([]).`+lintEventTypesMethod+`().map_each(m -> "`+ctsFieldEvents+`: " + m)
+let names = if this.`+ctsFieldUnknownEventTypes+`.or("reject") == "passthrough" { [] } else {
+  this.`+ctsFieldEventNames+`.or({}).keys().`+lintEventTypesMethod+`().map_each(m -> "`+ctsFieldEventNames+`: " + m)
+}
+root = $events.merge($names)
+`).
 		Example("Braze HTTP batches", "Maps the HTTP batches Braze's custom Currents connector posts.", `
 pipeline:
   processors:
@@ -164,6 +173,7 @@ func newCurrentsToSegmentFromParsed(conf *service.ParsedConfig, mgr *service.Res
 	if p.mapper, err = currents.NewMapper(currents.DefaultCatalog(), opts); err != nil {
 		return nil, err
 	}
+	p.exportSeries(opts)
 	p.results.New = func() any { return new([]currents.Result) }
 	return p, nil
 }
@@ -189,6 +199,12 @@ type currentsToSegment struct {
 }
 
 func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (service.MessageBatch, error) {
+	if msg.GetError() != nil {
+		// Flagged before it got here (a damaged disk-buffer record, an
+		// earlier processor): mapping it would replace that error with one
+		// about its bytes, so it goes on untouched to the dead-letter route.
+		return service.MessageBatch{msg}, nil
+	}
 	data, err := msg.AsBytes()
 	if err != nil {
 		return nil, err
@@ -254,6 +270,31 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 	}
 	p.run.mappedBatch(mapped, failed)
 	return out, nil
+}
+
+// exportSeries creates, at 0, every series the processor can count, so that
+// an alert on increase() fires on the first event of a kind rather than on
+// the second (a series that appears with 1 has no increase yet).
+func (p *currentsToSegment) exportSeries(opts currents.Options) {
+	for _, t := range currents.DefaultCatalog().Types() {
+		if !p.mapper.Selected(t) {
+			p.skipped.Incr(0, t.Name, currents.SkipNotSelected)
+			continue
+		}
+		p.mapped.Incr(0, t.Name)
+		p.skipped.Incr(0, t.Name, currents.SkipAnonymous)
+		p.skipped.Incr(0, t.Name, currents.SkipNoIdentity)
+		p.failed.Incr(0, t.Name, "invalid_field")
+	}
+	p.failed.Incr(0, "none", "invalid_json")
+	switch opts.UnknownTypes {
+	case currents.UnknownReject:
+		p.failed.Incr(0, "unknown", "unknown_event_type")
+	case currents.UnknownSkip:
+		p.skipped.Incr(0, "unknown", currents.SkipUnknownType)
+	case currents.UnknownPassthrough:
+		p.mapped.Incr(0, "unknown")
+	}
 }
 
 // typeHint finds the type of a flat record that has no event_type field.

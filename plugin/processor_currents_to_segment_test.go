@@ -3,6 +3,7 @@ package plugin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"encoding/json"
 	"strings"
 	"sync"
@@ -27,8 +28,8 @@ func parseProcessor(t *testing.T, yaml string) (*currentsToSegment, error) {
 
 func TestCurrentsToSegmentConfigErrors(t *testing.T) {
 	for _, c := range []struct{ yaml, want string }{
-		{`events: [ users.messages.email.Sent ]`, "events: unknown event type(s) users.messages.email.Sent; valid types are: users.behaviors.Uninstall, "},
-		{`event_names: { users.messages.nope.Send: X }`, "event_names: unknown event type users.messages.nope.Send"},
+		{`events: [ users.messages.email.Sent ]`, `events: unknown event type "users.messages.email.Sent": did you mean "users.messages.email.Send"?`},
+		{`event_names: { users.messages.nope.Send: X }`, `event_names: unknown event type "users.messages.nope.Send"`},
 		{`anonymous_users: maybe`, `anonymous_users`},
 		{`properties: some`, `properties`},
 		{`unknown_event_types: keep`, `unknown_event_types`},
@@ -41,6 +42,31 @@ func TestCurrentsToSegmentConfigErrors(t *testing.T) {
 	if _, err := parseProcessor(t, `{}`); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
+}
+
+// TestCurrentsToSegmentLintsEventTypes: an unknown type in events or
+// event_names is a lint error, with the closest known type, before any start.
+func TestCurrentsToSegmentLintsEventTypes(t *testing.T) {
+	for conf, want := range map[string]string{
+		"events: [ users.messages.email.Sent, users.messages.email.Open ]":   `events: unknown event type "users.messages.email.Sent": did you mean "users.messages.email.Send"?`,
+		"event_names: { users.messages.emial.Click: Clicked }":               `event_names: unknown event type "users.messages.emial.Click": did you mean "users.messages.email.Click"?`,
+		"events: [ users.messages.carrierpigeon.Coo ]":                       `events: unknown event type "users.messages.carrierpigeon.Coo"`,
+		"unknown_event_types: passthrough\nevent_names: { custom.Thing: T }": "",
+		"{}": "",
+	} {
+		yaml := "pipeline:\n  processors:\n    - currents_to_segment:\n" + indentLines(conf, "        ") + "\n"
+		err := service.NewStreamBuilder().SetYAML(yaml)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: linted: %v", conf, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%s: lint %v, want %q", conf, err, want)
+		}
+	}
+}
+
+func indentLines(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
 }
 
 func TestCurrentsToSegmentLintsEnums(t *testing.T) {
@@ -271,5 +297,25 @@ func BenchmarkCurrentsToSegmentProcess(b *testing.B) {
 		if _, err := p.Process(ctx, msgs[i%len(msgs)].Copy()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCurrentsToSegmentPassesFlaggedMessagesOn: a message flagged before the
+// processor (a damaged disk-buffer record) keeps its bytes and its error, for
+// the dead-letter route, instead of getting an error about its bytes.
+func TestCurrentsToSegmentPassesFlaggedMessagesOn(t *testing.T) {
+	p, err := parseProcessor(t, `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := service.NewMessage([]byte("\x00\x01 not an event"))
+	msg.SetError(errors.New("disk buffer: record 42 is damaged"))
+	out, err := p.Process(context.Background(), msg)
+	if err != nil || len(out) != 1 {
+		t.Fatalf("process: %d messages, %v", len(out), err)
+	}
+	body, _ := out[0].AsBytes()
+	if string(body) != "\x00\x01 not an event" || out[0].GetError() == nil || out[0].GetError().Error() != "disk buffer: record 42 is damaged" {
+		t.Fatalf("flagged message changed: %q, %v", body, out[0].GetError())
 	}
 }

@@ -28,7 +28,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -50,8 +49,8 @@ type attemptResult struct {
 }
 
 // post makes one attempt to send raws under writeKey, through analytics-go.
-func (s *Sender) post(ctx context.Context, writeKey string, raws [][]byte) attemptResult {
-	shot := &oneShot{ctx: ctx, s: s, writeKey: writeKey, raws: raws,
+func (s *Sender) post(ctx context.Context, writeKey string, red *keyRedactor, raws [][]byte) attemptResult {
+	shot := &oneShot{ctx: ctx, s: s, red: red, raws: raws,
 		res: attemptResult{err: errors.New("analytics-go did not send the request")}}
 	cb := &countdown{left: len(raws), done: make(chan struct{})}
 	client, err := analytics.NewWithConfig(writeKey, analytics.Config{
@@ -60,7 +59,7 @@ func (s *Sender) post(ctx context.Context, writeKey string, raws [][]byte) attem
 		BatchSize:  len(raws),
 		Transport:  shot,
 		Callback:   cb,
-		Logger:     analyticsLogger{l: s.cfg.Logger, writeKey: writeKey},
+		Logger:     analyticsLogger{l: s.cfg.Logger, red: red},
 		RetryAfter: func(int) time.Duration { return 0 },
 	})
 	if err != nil {
@@ -116,10 +115,10 @@ func (c *countdown) Failure(analytics.Message, error) { c.add(-1) }
 // (analytics-go retrying after its own 10 s client timeout) is answered 200
 // at once.
 type oneShot struct {
-	ctx      context.Context
-	s        *Sender
-	writeKey string
-	raws     [][]byte
+	ctx  context.Context
+	s    *Sender
+	red  *keyRedactor
+	raws [][]byte
 
 	once sync.Once
 	mu   sync.Mutex
@@ -213,7 +212,7 @@ func (o *oneShot) send(orig *http.Request, in []byte) attemptResult {
 	start := time.Now()
 	resp, err := o.s.cfg.Transport.RoundTrip(req)
 	if err != nil {
-		return attemptResult{latency: time.Since(start), err: scrubErr(err, o.writeKey)}
+		return attemptResult{latency: time.Since(start), err: o.red.redactErr(err)}
 	}
 	defer resp.Body.Close()
 	res := attemptResult{status: resp.StatusCode, header: resp.Header}
@@ -296,13 +295,6 @@ func checkEnvelopes(batch []byte, n int) error {
 	}
 	if err == nil && next != n {
 		err = fmt.Errorf("%d envelopes for %d messages", next, n)
-	}
-	return err
-}
-
-func scrubErr(err error, key string) error {
-	if key != "" && strings.Contains(err.Error(), key) {
-		return errors.New(strings.ReplaceAll(err.Error(), key, "<write key>"))
 	}
 	return err
 }

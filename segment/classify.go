@@ -229,12 +229,8 @@ func StatusClassOf(err error) string {
 // maxBodyExcerpt bounds the response body kept in errors and logs.
 const maxBodyExcerpt = 512
 
-func excerpt(body []byte, writeKey string) string {
-	s := string(body)
-	if writeKey != "" {
-		s = strings.ReplaceAll(s, writeKey, "<write key>")
-	}
-	s = strings.TrimSpace(s)
+func excerpt(body []byte, red *keyRedactor) string {
+	s := strings.TrimSpace(red.redact(string(body)))
 	if len(s) > maxBodyExcerpt {
 		s = s[:maxBodyExcerpt] + "…(truncated)"
 	}

@@ -14,6 +14,8 @@ type request struct {
 	key, source string
 	items       []item
 	bytes       int // of the messages, with their separators
+	// red removes the key from every text about the request.
+	red *keyRedactor
 }
 
 // item is one message of a request and where its verdict goes.
@@ -32,11 +34,11 @@ func (s *Sender) deliver(ctx context.Context, r *request, splits int, results []
 	v := s.attempts(ctx, r)
 	if v != nil && v.Class == ClassPermanent && len(r.items) > 1 {
 		s.cfg.Observer.Split(v.Status)
-		s.cfg.Logger.Debugf("segment: %s refused a request of %d messages of source %s with %d; splitting it to find the refused ones",
+		s.logf(r, levelDebug, "segment: %s refused a request of %d messages of source %s with %d; splitting it to find the refused ones",
 			s.cfg.Endpoint, len(r.items), r.source, v.Status)
 		h := len(r.items) / 2
-		s.deliver(ctx, &request{key: r.key, source: r.source, items: r.items[:h]}, splits+1, results)
-		s.deliver(ctx, &request{key: r.key, source: r.source, items: r.items[h:]}, splits+1, results)
+		s.deliver(ctx, &request{key: r.key, source: r.source, items: r.items[:h], red: r.red}, splits+1, results)
+		s.deliver(ctx, &request{key: r.key, source: r.source, items: r.items[h:], red: r.red}, splits+1, results)
 		return
 	}
 	var err error
@@ -79,7 +81,7 @@ func (s *Sender) attempts(ctx context.Context, r *request) *DeliveryError {
 		if ctx.Err() != nil {
 			return aborted()
 		}
-		res := s.post(ctx, r.key, raws)
+		res := s.post(ctx, r.key, r.red, raws)
 		if ctx.Err() != nil {
 			return aborted()
 		}
@@ -89,7 +91,7 @@ func (s *Sender) attempts(ctx context.Context, r *request) *DeliveryError {
 			cfg.Observer.Attempt(label, n, int64(res.latency))
 		}
 		last.Status, last.StatusClass, last.Err = res.status, label, res.err
-		last.Body = excerpt(res.body, r.key)
+		last.Body = excerpt(res.body, r.red)
 		last.Elapsed = time.Since(start)
 		switch class {
 		case ClassAccepted:
@@ -126,7 +128,7 @@ func (s *Sender) attempts(ctx context.Context, r *request) *DeliveryError {
 		}
 		if giveUp {
 			last.Class, last.Elapsed = class, time.Since(start)
-			cfg.Logger.Errorf("segment: %d messages of source %s not accepted after %d attempts over %s (%s); max_retry_duration reached, handing them back to the input undelivered (an input that does not replay nacks, such as file or stdin, does not send them again)",
+			s.logf(r, levelError, "segment: %d messages of source %s not accepted after %d attempts over %s (%s); max_retry_duration reached, handing them back to the input undelivered (an input that does not replay nacks, such as file or stdin, does not send them again)",
 				n, r.source, last.Attempts, last.Elapsed.Round(time.Millisecond), describeFailure(last))
 			return last
 		}
@@ -146,14 +148,14 @@ func describeFailure(d *DeliveryError) string {
 // attempts and at ERROR after; each at most once per LogInterval per source
 // and kind.
 func (s *Sender) logRetrying(r *request, class Class, d *DeliveryError) {
-	log := s.cfg.Logger.Errorf
-	level := "error"
+	level := levelError
 	if class == ClassTransient && d.Attempts < 3 {
-		log, level = s.cfg.Logger.Warnf, "warn"
+		level = levelWarn
 	}
-	ok, held := s.logs.allow(r.source + "|" + class.String() + "|" + level)
+	log := func(format string, args ...any) { s.logf(r, level, format, args...) }
+	ok, held := s.logs.allow(r.source + "|" + class.String() + "|" + strconv.Itoa(int(level)))
 	if !ok {
-		s.cfg.Logger.Debugf("segment: attempt %d for %d messages of source %s failed: %s", d.Attempts, len(r.items), r.source, describeFailure(d))
+		s.logf(r, levelDebug, "segment: attempt %d for %d messages of source %s failed: %s", d.Attempts, len(r.items), r.source, describeFailure(d))
 		return
 	}
 	note := heldNote(held, s.cfg.LogInterval)
@@ -172,15 +174,41 @@ func (s *Sender) logRetrying(r *request, class Class, d *DeliveryError) {
 
 func (s *Sender) logRecovered(r *request, d *DeliveryError) {
 	if ok, held := s.logs.allow(r.source + "|recovered"); ok {
-		s.cfg.Logger.Infof("segment: %d messages of source %s accepted after %d attempts over %s%s",
+		s.logf(r, levelInfo, "segment: %d messages of source %s accepted after %d attempts over %s%s",
 			len(r.items), r.source, d.Attempts, d.Elapsed.Round(time.Millisecond), heldNote(held, s.cfg.LogInterval))
 	}
 }
 
 func (s *Sender) logRefused(r *request, d *DeliveryError) {
 	if ok, held := s.logs.allow(r.source + "|refused"); ok {
-		s.cfg.Logger.Warnf("segment: %s refused %d messages of source %s with %s; they go to the dead letter with the answer: %s%s",
+		s.logf(r, levelWarn, "segment: %s refused %d messages of source %s with %s; they go to the dead letter with the answer: %s%s",
 			s.cfg.Endpoint, len(r.items), r.source, describeFailure(d), d.Body, heldNote(held, s.cfg.LogInterval))
+	}
+}
+
+// Log levels of logf.
+type logLevel int
+
+const (
+	levelDebug logLevel = iota
+	levelInfo
+	levelWarn
+	levelError
+)
+
+// logf logs a line about r with its write key, in every form, redacted: the
+// endpoint, an error or a quoted answer may hold it.
+func (s *Sender) logf(r *request, level logLevel, format string, args ...any) {
+	line := r.red.redact(fmt.Sprintf(format, args...))
+	switch level {
+	case levelDebug:
+		s.cfg.Logger.Debugf("%s", line)
+	case levelInfo:
+		s.cfg.Logger.Infof("%s", line)
+	case levelWarn:
+		s.cfg.Logger.Warnf("%s", line)
+	default:
+		s.cfg.Logger.Errorf("%s", line)
 	}
 }
 

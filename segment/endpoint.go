@@ -3,6 +3,7 @@ package segment
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -31,23 +32,30 @@ func RegionEndpoint(region string) (string, error) {
 // https://host/v1, https://host/v1/batch, with or without a path prefix
 // such as RudderStack's) into the origin analytics-go expects: it appends
 // "/v1/batch" as text.
+//
+// Its errors never quote the value: a write key pasted into the URL (as a
+// query, credentials or a path) would otherwise reach the log.
 func NormalizeEndpoint(raw string) (string, error) {
 	s := strings.TrimSpace(raw)
 	u, err := url.Parse(s)
 	if err != nil {
-		return "", fmt.Errorf("endpoint %q is not a URL: %w", raw, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error quotes the whole URL
+		}
+		return "", fmt.Errorf("endpoint is not a URL (%v): write it as https://host[:port][/path]", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("endpoint %q must start with http:// or https://", raw)
+		return "", errors.New("endpoint must start with http:// or https://")
 	}
 	if u.Host == "" {
-		return "", fmt.Errorf("endpoint %q has no host", raw)
+		return "", errors.New("endpoint has no host: write it as https://host[:port][/path]")
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("endpoint %q must not carry a query or fragment", raw)
+		return "", fmt.Errorf("endpoint %s://%s… must not carry a query or fragment: nothing goes after the path (the write key goes in write_key)", u.Scheme, u.Host)
 	}
 	if u.User != nil {
-		return "", fmt.Errorf("endpoint must not carry credentials: put the key in write_key")
+		return "", fmt.Errorf("endpoint %s://…@%s must not carry credentials: put the key in write_key", u.Scheme, u.Host)
 	}
 	p := strings.TrimRight(u.Path, "/")
 	p = strings.TrimSuffix(p, "/batch")

@@ -31,16 +31,12 @@ func (nopLogger) Errorf(string, ...any) {}
 // it calls an error (a recovered panic, a marshalling failure) stays a
 // warning. Every line is scrubbed of the write key.
 type analyticsLogger struct {
-	l        Logger
-	writeKey string
+	l   Logger
+	red *keyRedactor
 }
 
 func (a analyticsLogger) scrub(format string, args []any) string {
-	s := fmt.Sprintf(format, args...)
-	if a.writeKey != "" {
-		s = strings.ReplaceAll(s, a.writeKey, "<write key>")
-	}
-	return s
+	return a.red.redact(fmt.Sprintf(format, args...))
 }
 
 func (a analyticsLogger) Logf(format string, args ...any) {

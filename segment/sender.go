@@ -158,6 +158,7 @@ func (s *Sender) Send(ctx context.Context, msgs []Message) []error {
 	var reqs []*request
 	var open map[string]*request // the request being filled, per key
 	var last *request            // the previous message's, usually the same key
+	var redactors map[string]*keyRedactor
 	for i, m := range msgs {
 		if err := checkWriteKey(m); err != nil {
 			results[i] = err
@@ -173,6 +174,14 @@ func (s *Sender) Send(ctx context.Context, msgs []Message) []error {
 		}
 		if r == nil {
 			r = &request{key: m.WriteKey, source: m.Source, items: make([]item, 0, min(len(msgs)-i, MaxBatchMessages))}
+			r.red = redactors[m.WriteKey]
+			if r.red == nil {
+				if redactors == nil {
+					redactors = map[string]*keyRedactor{}
+				}
+				r.red = &keyRedactor{key: m.WriteKey}
+				redactors[m.WriteKey] = r.red
+			}
 			if r.source == "" {
 				r.source = KeyFingerprint(m.WriteKey)
 			}
