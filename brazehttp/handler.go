@@ -7,28 +7,33 @@
 //   - 200 only after the consumer resolved the delivery without error (every
 //     event of the request was delivered);
 //   - 503 with Retry-After when it failed, was not resolved within the ack
-//     timeout, was not taken within the queue timeout, or the handler is
-//     draining or closed; 429 with Retry-After past the in-flight limit
-//     (Braze backs off and retries both);
+//     timeout, was not taken within the queue timeout, the connection failed
+//     while the body was read, or the handler is not ready yet, draining or
+//     closed; 429 with Retry-After past the in-flight limits on requests and
+//     on events (Braze backs off and retries both);
 //   - 401 for a missing or wrong bearer token, before the body is read;
-//   - 413 past the body limit (Braze splits the batch);
-//   - 400 only for a body that is not a Currents envelope (Braze splits the
-//     batch and drops events refused again), with a JSON body saying what was
-//     expected; 405, 404 and 415 for requests Braze never sends.
+//   - 413 past the body limit or the per-request event limit (Braze splits
+//     the batch);
+//   - 400 for a body the sender got wrong: not a Currents envelope, invalid
+//     or truncated gzip, trailing data after the gzip stream, an empty gzip
+//     body, invalid chunked encoding (Braze splits the batch and drops events
+//     refused again), with a JSON body saying why; 405, 404 and 415 for
+//     requests Braze never sends.
+//
+// Memory is bounded by what it admits: at most MaxInFlight bodies of at most
+// MaxBodyBytes, and at most MaxInFlightEvents events, both held until the
+// consumer resolved the delivery (see admission).
 //
 // It has no Benthos imports; plugin/input_braze_currents.go adapts it.
 package brazehttp
 
 import (
-	"compress/flate"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -47,27 +52,38 @@ const (
 
 // Defaults for Config's zero values.
 const (
-	DefaultPath            = "/"
-	DefaultMaxBodyBytes    = 10 << 20
-	DefaultMaxInFlight     = 64
-	DefaultQueueTimeout    = 5 * time.Second
-	DefaultAckTimeout      = 30 * time.Second
-	DefaultRetryAfter      = 5 * time.Second
-	DefaultWarnLogInterval = time.Minute
+	DefaultPath         = "/"
+	DefaultMaxBodyBytes = 10 << 20
+	DefaultMaxInFlight  = 64
+	// Braze posts about 100 events a request: 64 requests of 100 fit in
+	// DefaultMaxInFlightEvents with room to spare, and a request of ten
+	// times the usual size is still taken whole.
+	DefaultMaxInFlightEvents   = 10000
+	DefaultMaxEventsPerRequest = 1000
+	DefaultQueueTimeout        = 5 * time.Second
+	DefaultAckTimeout          = 30 * time.Second
+	DefaultRetryAfter          = 5 * time.Second
+	DefaultWarnLogInterval     = time.Minute
 )
 
 // StatusClientClosed is the status label of a request whose client went
 // away before it was answered.
 const StatusClientClosed = "client_closed"
 
+// Statuses lists every status label Observer.Answered reports, so that a
+// consumer can create its counters at zero before the first request.
+var Statuses = []string{"200", "400", "401", "405", "413", "415", "429", "503", StatusClientClosed}
+
 // ErrClosed is returned by Next once the handler is closed.
 var ErrClosed = errors.New("brazehttp: handler closed")
 
 // Logger is the logging the handler needs. *service.Logger from Benthos
 // satisfies it. Nothing the handler logs contains a token or the
-// Authorization header.
+// Authorization header: a refused token is described ("wrong bearer token"),
+// never quoted, and no header is logged.
 type Logger interface {
 	Debugf(format string, args ...any)
+	Infof(format string, args ...any)
 	Warnf(format string, args ...any)
 }
 
@@ -75,27 +91,27 @@ type Logger interface {
 // metrics. Methods are called from many goroutines.
 type Observer interface {
 	// Answered is called once per request to the Currents path with the
-	// status answered (e.g. "200", "401", or StatusClientClosed when the
-	// client went away first) and the time from arrival to answer.
+	// status answered (one of Statuses) and the time from arrival to answer.
 	Answered(status string, latency time.Duration)
 	// Received is called with the event count of each batch handed to the
 	// consumer.
 	Received(events int)
-	// InFlight is called with the number of requests holding an in-flight
-	// slot whenever it changes.
-	InFlight(n int)
+	// InFlight is called, in order, with the requests and the events held
+	// whenever they change.
+	InFlight(requests, events int)
 }
 
 type nopLogger struct{}
 
 func (nopLogger) Debugf(string, ...any) {}
+func (nopLogger) Infof(string, ...any)  {}
 func (nopLogger) Warnf(string, ...any)  {}
 
 type nopObserver struct{}
 
 func (nopObserver) Answered(string, time.Duration) {}
 func (nopObserver) Received(int)                   {}
-func (nopObserver) InFlight(int)                   {}
+func (nopObserver) InFlight(int, int)              {}
 
 // Config sets up a Handler. Zero values take the defaults above, except
 // Token: an empty Token is refused unless AllowUnauthenticated is set.
@@ -108,21 +124,30 @@ type Config struct {
 	AllowUnauthenticated bool
 	// MaxBodyBytes bounds the body as sent and after gzip decoding.
 	MaxBodyBytes int64
-	// MaxInFlight bounds the requests being read, queued or awaiting their
-	// acknowledgement at once; past it requests get 429.
+	// MaxInFlight bounds the requests being read, queued or in the
+	// pipeline at once (until their delivery is resolved, even when it was
+	// answered already); past it requests get 429.
 	MaxInFlight int
+	// MaxInFlightEvents bounds the events of the requests held at once, as
+	// MaxInFlight bounds requests; past it requests get 429.
+	MaxInFlightEvents int
+	// MaxEventsPerRequest bounds the events of one request; past it the
+	// request gets 413 (Braze splits the batch). At most MaxInFlightEvents.
+	MaxEventsPerRequest int
 	// QueueTimeout is how long a valid request waits for the consumer to
 	// take it (Next) before it gets 503.
 	QueueTimeout time.Duration
 	// AckTimeout is how long a taken request waits for its Delivery to be
-	// resolved before it gets 503.
+	// resolved before it gets 503; also how long a readiness probe waits
+	// before another is sent.
 	AckTimeout time.Duration
 	// RetryAfter is the Retry-After of 429 and 503 answers, rounded up to
 	// whole seconds.
 	RetryAfter time.Duration
 	// WarnLogInterval rate-limits the WARN lines for refused requests
-	// (authentication failures, undelivered requests): at most one of each
-	// kind per interval, the rest at DEBUG.
+	// (authentication failures, malformed and oversize bodies, backpressure,
+	// undelivered requests, readiness probes): at most one of each kind per
+	// interval, the rest at DEBUG.
 	WarnLogInterval time.Duration
 
 	Logger   Logger
@@ -141,6 +166,10 @@ type Batch struct {
 	Events int
 	// Body is the envelope, gzip-decoded.
 	Body []byte
+	// Probe marks a readiness probe (see ProbeConsumer): no request is
+	// behind it and nobody is answered; pass it through the pipeline like
+	// any batch and resolve it.
+	Probe bool
 }
 
 // Delivery is a Batch handed to the consumer, who must Resolve it once
@@ -148,35 +177,51 @@ type Batch struct {
 type Delivery struct {
 	Batch
 	result chan error
+	done   func(error) // instead of result, for probes
+	ticket *ticket     // the request's share of the in-flight budgets
 	once   sync.Once
 }
 
 // Resolve reports the outcome; only the first call counts. It never blocks,
-// and may come after the request was already answered (too late to matter).
+// and may come after the request was already answered (too late to matter
+// to Braze, but it frees the request's share of the in-flight limits).
 func (d *Delivery) Resolve(err error) {
-	d.once.Do(func() { d.result <- err })
+	d.once.Do(func() {
+		// Released first, so that a request Braze sends right after this
+		// answer finds the room this one leaves.
+		if d.ticket != nil {
+			d.ticket.release()
+		}
+		if d.done != nil {
+			d.done(err)
+			return
+		}
+		d.result <- err
+	})
 }
 
 // Handler serves the Currents path and the readiness path. Use New.
 type Handler struct {
 	cfg   Config
 	auth  bearer
-	sem   chan struct{}
+	adm   *admission
 	queue chan *Delivery
 	log   Logger
 	obs   Observer
 
-	ready     atomic.Bool
-	drainOnce sync.Once
-	draining  chan struct{}
-	closeOnce sync.Once
-	closed    chan struct{}
-	inFlight  atomic.Int64
+	ready      atomic.Bool
+	probeOnce  sync.Once
+	probeAcked sync.Once
+	drainOnce  sync.Once
+	draining   chan struct{}
+	closeOnce  sync.Once
+	closed     chan struct{}
 
-	authWarn, failWarn *rateLimitedLog
+	authWarn, refuseWarn, busyWarn, failWarn, probeWarn *rateLimitedLog
 }
 
-// New checks cfg and returns a Handler that answers 503 until SetReady.
+// New checks cfg and returns a Handler that answers 503 until SetReady, or
+// until ProbeConsumer saw a probe through.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Path == "" {
 		cfg.Path = DefaultPath
@@ -193,11 +238,18 @@ func New(cfg Config) (*Handler, error) {
 	case cfg.Token != "" && cfg.AllowUnauthenticated:
 		return nil, errors.New("a bearer token is set and unauthenticated requests are allowed: choose one")
 	}
-	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = DefaultMaxBodyBytes
-	}
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.MaxInFlightEvents == 0 {
+		cfg.MaxInFlightEvents = DefaultMaxInFlightEvents
+	}
+	if cfg.MaxEventsPerRequest == 0 {
+		// Never above the in-flight limit, which it must fit in.
+		cfg.MaxEventsPerRequest = min(DefaultMaxEventsPerRequest, cfg.MaxInFlightEvents)
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if cfg.QueueTimeout == 0 {
 		cfg.QueueTimeout = DefaultQueueTimeout
@@ -211,8 +263,12 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.WarnLogInterval == 0 {
 		cfg.WarnLogInterval = DefaultWarnLogInterval
 	}
-	if cfg.MaxBodyBytes < 0 || cfg.MaxInFlight < 0 || cfg.QueueTimeout < 0 || cfg.AckTimeout < 0 || cfg.RetryAfter < 0 {
+	if cfg.MaxBodyBytes < 0 || cfg.MaxInFlight < 0 || cfg.MaxInFlightEvents < 0 || cfg.MaxEventsPerRequest < 0 ||
+		cfg.QueueTimeout < 0 || cfg.AckTimeout < 0 || cfg.RetryAfter < 0 {
 		return nil, errors.New("limits and timeouts must be positive")
+	}
+	if cfg.MaxEventsPerRequest > cfg.MaxInFlightEvents {
+		return nil, fmt.Errorf("the per-request event limit (%d) exceeds the in-flight event limit (%d): a request that large would be answered 429 forever", cfg.MaxEventsPerRequest, cfg.MaxInFlightEvents)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = nopLogger{}
@@ -220,28 +276,40 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
+	every := cfg.WarnLogInterval
 	return &Handler{
-		cfg:      cfg,
-		auth:     newBearer(cfg.Token),
-		sem:      make(chan struct{}, cfg.MaxInFlight),
-		queue:    make(chan *Delivery),
-		log:      cfg.Logger,
-		obs:      cfg.Observer,
-		draining: make(chan struct{}),
-		closed:   make(chan struct{}),
-		authWarn: &rateLimitedLog{every: cfg.WarnLogInterval},
-		failWarn: &rateLimitedLog{every: cfg.WarnLogInterval},
+		cfg:        cfg,
+		auth:       newBearer(cfg.Token),
+		adm:        &admission{maxRequests: cfg.MaxInFlight, maxEvents: cfg.MaxInFlightEvents, obs: cfg.Observer},
+		queue:      make(chan *Delivery),
+		log:        cfg.Logger,
+		obs:        cfg.Observer,
+		draining:   make(chan struct{}),
+		closed:     make(chan struct{}),
+		authWarn:   &rateLimitedLog{every: every},
+		refuseWarn: &rateLimitedLog{every: every},
+		busyWarn:   &rateLimitedLog{every: every},
+		failWarn:   &rateLimitedLog{every: every},
+		probeWarn:  &rateLimitedLog{every: every},
 	}, nil
 }
 
 // Path returns the path the handler serves Braze's batches on.
 func (h *Handler) Path() string { return h.cfg.Path }
 
+// Limits returns the in-flight limits in force, defaults applied: requests,
+// events, and events per request.
+func (h *Handler) Limits() (requests, events, perRequest int) {
+	return h.cfg.MaxInFlight, h.cfg.MaxInFlightEvents, h.cfg.MaxEventsPerRequest
+}
+
 // Unauthenticated reports whether requests are accepted without a token.
 func (h *Handler) Unauthenticated() bool { return h.auth.none }
 
 // SetReady makes the readiness endpoint answer 200 (unless draining) and
-// lets requests through; call it once the consumer is reading.
+// lets requests through. ProbeConsumer calls it once the pipeline proved it
+// takes batches; call it directly only when nothing stands behind the
+// consumer.
 func (h *Handler) SetReady() { h.ready.Store(true) }
 
 // Ready reports whether the handler takes requests.
@@ -259,8 +327,9 @@ func (h *Handler) Ready() bool {
 	}
 }
 
-// Next blocks until a request is ready for the consumer, ctx is done (its
-// error is returned) or the handler is closed (ErrClosed).
+// Next blocks until a request (or a readiness probe) is ready for the
+// consumer, ctx is done (its error is returned) or the handler is closed
+// (ErrClosed).
 func (h *Handler) Next(ctx context.Context) (*Delivery, error) {
 	select {
 	case d := <-h.queue:
@@ -319,7 +388,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, id string) 
 	w.Header().Set("Connection", "close")
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return h.fail(w, id, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: Braze Currents batches are POSTed", nil)
+		return h.refuse(w, r, id, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: Braze Currents batches are POSTed", nil)
 	}
 	if reason := h.auth.check(r.Header.Get("Authorization")); reason != "" {
 		// Answered before a byte of the body is read.
@@ -332,33 +401,42 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, id string) 
 		return h.fail(w, id, http.StatusUnauthorized, "missing or invalid bearer token", nil)
 	}
 	if !h.Ready() {
-		return h.retryLater(w, id, http.StatusServiceUnavailable, "not accepting requests: the input is starting or shutting down")
+		return h.retryLater(w, id, http.StatusServiceUnavailable, "not accepting requests: the input is starting (the pipeline has not acknowledged its readiness probe yet) or shutting down")
 	}
-	select {
-	case h.sem <- struct{}{}:
-	default:
-		return h.retryLater(w, id, http.StatusTooManyRequests, fmt.Sprintf("too many requests in flight (limit %d)", h.cfg.MaxInFlight))
+	t := h.adm.admit()
+	if t == nil {
+		return h.busy(w, r, id, fmt.Sprintf("too many requests in flight (max_in_flight_requests %d)", h.cfg.MaxInFlight))
 	}
-	h.obs.InFlight(int(h.inFlight.Add(1)))
+	// The ticket goes with the delivery once the consumer took it, and is
+	// released when the delivery is resolved; until then it is ours.
+	handedOver := false
 	defer func() {
-		<-h.sem
-		h.obs.InFlight(int(h.inFlight.Add(-1)))
+		if !handedOver {
+			t.release()
+		}
 	}()
 
-	body, status, err := h.readBody(w, r)
-	if err != nil {
-		if status == http.StatusServiceUnavailable {
-			return h.retryLater(w, id, status, err.Error())
+	body, berr := readBody(w, r, h.cfg.MaxBodyBytes)
+	if berr != nil {
+		if berr.status == http.StatusServiceUnavailable {
+			h.log.Debugf("Answered 503 to request %s from %s: %s", id, r.RemoteAddr, berr.reason)
+			return h.retryLater(w, id, berr.status, berr.reason)
 		}
-		return h.fail(w, id, status, err.Error(), nil)
+		return h.refuse(w, r, id, berr.status, berr.reason, nil)
 	}
 	w.Header().Del("Connection")
 	events, err := CountEvents(body)
 	if err != nil {
-		return h.fail(w, id, http.StatusBadRequest, err.Error(), map[string]any{"expected": ExpectedEnvelope})
+		return h.refuse(w, r, id, http.StatusBadRequest, err.Error(), map[string]any{"expected": ExpectedEnvelope})
+	}
+	if events > h.cfg.MaxEventsPerRequest {
+		return h.refuse(w, r, id, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request holds %d events, more than max_events_per_request (%d): split the batch", events, h.cfg.MaxEventsPerRequest), nil)
 	}
 	if events == 0 {
 		return h.ok(w, id, 0)
+	}
+	if ok, held := t.addEvents(events); !ok {
+		return h.busy(w, r, id, fmt.Sprintf("too many events in flight: %d held, %d more would exceed max_in_flight_events (%d)", held, events, h.cfg.MaxInFlightEvents))
 	}
 
 	d := &Delivery{
@@ -370,11 +448,13 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, id string) 
 			Body:       body,
 		},
 		result: make(chan error, 1),
+		ticket: t,
 	}
 	queueTimer := time.NewTimer(h.cfg.QueueTimeout)
 	defer queueTimer.Stop()
 	select {
 	case h.queue <- d:
+		handedOver = true
 	case <-queueTimer.C:
 		return h.undelivered(w, r, id, events, fmt.Sprintf("the pipeline did not take the request within %s", h.cfg.QueueTimeout))
 	case <-h.draining:
@@ -407,6 +487,28 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, id string) 
 	return h.ok(w, id, events)
 }
 
+// refuse answers a request the sender got wrong (400, 405, 413, 415) and
+// logs it: Braze drops an event refused twice, so each refusal may be data
+// lost, and the operator must be able to find it by its request id.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, id string, status int, why string, extra map[string]any) string {
+	h.refuseWarn.log(h.log, func(l Logger, suppressed int) {
+		l.Warnf("Refused request %s from %s with %d: %s (Braze splits a refused batch and drops the events refused again)%s", id, r.RemoteAddr, status, why, suppressedNote(suppressed, h.cfg.WarnLogInterval))
+	}, func(l Logger) {
+		l.Debugf("Refused request %s from %s with %d: %s", id, r.RemoteAddr, status, why)
+	})
+	return h.fail(w, id, status, why, extra)
+}
+
+// busy answers 429: Braze backs off and retries.
+func (h *Handler) busy(w http.ResponseWriter, r *http.Request, id, why string) string {
+	h.busyWarn.log(h.log, func(l Logger, suppressed int) {
+		l.Warnf("Answered 429 to request %s from %s, so Braze retries it later: %s%s", id, r.RemoteAddr, why, suppressedNote(suppressed, h.cfg.WarnLogInterval))
+	}, func(l Logger) {
+		l.Debugf("Answered 429 to request %s from %s: %s", id, r.RemoteAddr, why)
+	})
+	return h.retryLater(w, id, http.StatusTooManyRequests, why)
+}
+
 func (h *Handler) undelivered(w http.ResponseWriter, r *http.Request, id string, events int, why string) string {
 	h.failWarn.log(h.log, func(l Logger, suppressed int) {
 		l.Warnf("Answered 503 to request %s from %s (%d events), so Braze retries it: %s%s", id, r.RemoteAddr, events, why, suppressedNote(suppressed, h.cfg.WarnLogInterval))
@@ -414,66 +516,6 @@ func (h *Handler) undelivered(w http.ResponseWriter, r *http.Request, id string,
 		l.Debugf("Answered 503 to request %s from %s (%d events): %s", id, r.RemoteAddr, events, why)
 	})
 	return h.retryLater(w, id, http.StatusServiceUnavailable, "events not delivered, retry later: "+why)
-}
-
-// readBody reads the body within the limit, gzip-decoding it when the
-// request says so. On failure it returns the status to answer.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
-	limit := h.cfg.MaxBodyBytes
-	tooLarge := fmt.Errorf("the body exceeds %d bytes (max_body_bytes, counted before and after gzip decoding): split the batch", limit)
-	if r.ContentLength > limit {
-		return nil, http.StatusRequestEntityTooLarge, tooLarge
-	}
-	var src io.Reader = http.MaxBytesReader(w, r.Body, limit)
-	gz := false
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(src)
-		if err != nil {
-			return nil, bodyErrStatus(err, true), bodyErr(err, tooLarge, true)
-		}
-		defer zr.Close()
-		src, gz = zr, true
-	default:
-		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Encoding %q is not supported: send gzip or no encoding", enc)
-	}
-	body, err := io.ReadAll(io.LimitReader(src, limit+1))
-	if err != nil {
-		return nil, bodyErrStatus(err, gz), bodyErr(err, tooLarge, gz)
-	}
-	if int64(len(body)) > limit {
-		return nil, http.StatusRequestEntityTooLarge, tooLarge
-	}
-	return body, 0, nil
-}
-
-func bodyErrStatus(err error, gz bool) int {
-	var mb *http.MaxBytesError
-	switch {
-	case errors.As(err, &mb):
-		return http.StatusRequestEntityTooLarge
-	case gz && isGzipFormatErr(err):
-		return http.StatusBadRequest
-	}
-	// A network failure or a read timeout: the request may be retried as is.
-	return http.StatusServiceUnavailable
-}
-
-func bodyErr(err, tooLarge error, gz bool) error {
-	var mb *http.MaxBytesError
-	switch {
-	case errors.As(err, &mb):
-		return tooLarge
-	case gz && isGzipFormatErr(err):
-		return fmt.Errorf("the body is not valid gzip although Content-Encoding says so: %v", err)
-	}
-	return fmt.Errorf("could not read the request body: %v", err)
-}
-
-func isGzipFormatErr(err error) bool {
-	var ce flate.CorruptInputError
-	return errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, &ce)
 }
 
 func (h *Handler) ok(w http.ResponseWriter, id string, events int) string {
@@ -520,35 +562,4 @@ func newRequestID() string {
 	s[23] = '-'
 	hex.Encode(s[24:], b[10:])
 	return string(s[:])
-}
-
-func suppressedNote(n int, every time.Duration) string {
-	note := fmt.Sprintf("; the next ones within %s are logged at DEBUG", every)
-	if n > 0 {
-		note = fmt.Sprintf("; %d more since the last warning", n) + note
-	}
-	return note
-}
-
-// rateLimitedLog lets one line through per interval and counts the rest.
-type rateLimitedLog struct {
-	every      time.Duration
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-}
-
-func (l *rateLimitedLog) log(to Logger, first func(Logger, int), rest func(Logger)) {
-	l.mu.Lock()
-	now := time.Now()
-	if l.last.IsZero() || now.Sub(l.last) >= l.every {
-		n := l.suppressed
-		l.last, l.suppressed = now, 0
-		l.mu.Unlock()
-		first(to, n)
-		return
-	}
-	l.suppressed++
-	l.mu.Unlock()
-	rest(to)
 }

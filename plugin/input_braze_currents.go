@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +24,8 @@ const (
 	bciFieldKeyFile              = "key_file"
 	bciFieldMaxBodyBytes         = "max_body_bytes"
 	bciFieldMaxInFlightRequests  = "max_in_flight_requests"
+	bciFieldMaxInFlightEvents    = "max_in_flight_events"
+	bciFieldMaxEventsPerRequest  = "max_events_per_request"
 	bciFieldAckTimeout           = "ack_timeout"
 	bciFieldQueueTimeout         = "queue_timeout"
 	bciFieldRetryAfter           = "retry_after"
@@ -34,6 +38,12 @@ const (
 	// bciDefaultAddress is not Benthos's own 0.0.0.0:4195 (metrics, /ready
 	// of the process), so both servers run side by side by default.
 	bciDefaultAddress = "0.0.0.0:8080"
+
+	// The timeouts the lint rule compares, so it applies the same defaults
+	// as the spec.
+	bciDefaultAckTimeout   = "30s"
+	bciDefaultQueueTimeout = "5s"
+	bciDefaultWriteTimeout = "90s"
 )
 
 // Metadata keys set on every message the input emits.
@@ -42,6 +52,9 @@ const (
 	metaBrazeRemoteAddr = "braze_remote_addr"
 	metaBrazeVersion    = "braze_currents_version"
 	metaBrazeEventCount = "braze_event_count"
+	// metaBrazeReadinessProbe marks the readiness probe (its value is the
+	// probe's id): a message with no request behind it, see Connect.
+	metaBrazeReadinessProbe = "braze_readiness_probe"
 )
 
 func brazeCurrentsInputSpec() *service.ConfigSpec {
@@ -58,20 +71,20 @@ Braze POSTs `+"`{\"events\":[...]}`"+` bodies (about 100 events each, gzip-encod
 | status | when | what Braze does |
 |---|---|---|
 | 200 | every event of the request was delivered (or deliberately skipped) downstream | done |
-| 503 + `+"`Retry-After`"+` | the pipeline nacked the message, did not deliver it within `+"`ack_timeout`"+`, did not take it within `+"`queue_timeout`"+`, or the input is starting or shutting down | backs off and retries (for up to 24 h) |
-| 429 + `+"`Retry-After`"+` | more than `+"`max_in_flight_requests`"+` requests at once | backs off and retries |
+| 503 + `+"`Retry-After`"+` | the pipeline nacked the message, did not deliver it within `+"`ack_timeout`"+`, did not take it within `+"`queue_timeout`"+`; the connection failed while the body was read; or the input is starting (see readiness below) or shutting down | backs off and retries (for up to 24 h) |
+| 429 + `+"`Retry-After`"+` | more than `+"`max_in_flight_requests`"+` requests, or more than `+"`max_in_flight_events`"+` events, held at once | backs off and retries |
 | 401 | missing or wrong bearer token (answered before the body is read) | retries for up to 48 h, then drops |
-| 413 | the body, as sent or gzip-decoded, exceeds `+"`max_body_bytes`"+` | splits the batch |
-| 400 | the body is not a Currents envelope (not JSON, not an object, no `+"`events`"+` array); the JSON answer says what was expected | splits the batch, drops events refused again |
+| 413 | the body, as sent or gzip-decoded, exceeds `+"`max_body_bytes`"+`, or it holds more than `+"`max_events_per_request`"+` events | splits the batch |
+| 400 | the sender's mistake: the body is not a Currents envelope (not JSON, not an object, no `+"`events`"+` array), or its gzip is invalid, cut short, followed by other data or empty, or its chunked encoding is invalid; the JSON answer says why | splits the batch, drops events refused again |
 | 405 / 404 / 415 | not a POST / another path / a `+"`Content-Encoding`"+` other than gzip | (Braze never sends these) |
 
 A malformed event inside a good envelope does not fail the request: it flows on, and `+"`currents_to_segment`"+` flags it for a dead-letter output.
 
 Every response carries an `+"`X-Request-Id`"+` header, also set on the message as metadata with `+"`braze_remote_addr`"+`, `+"`braze_currents_version`"+` and `+"`braze_event_count`"+`.
 
-`+"`GET /ready`"+` on the same server answers 200 while the input takes requests and 503 while it starts or shuts down, for a load balancer's health check. On shutdown the input stops taking requests (503), waits for the requests already in the pipeline to be delivered, and answers 503 to any that were not: a request is never answered 2xx unless delivered.
+`+"`GET /ready`"+` on the same server answers 200 while the input takes requests and 503 while it starts or shuts down, for a load balancer's health check. Benthos starts the input before the buffer, the pipeline and the outputs behind it, so at start the input sends one readiness probe through them: an empty envelope `+"`{\"events\":[]}`"+` marked with the metadata `+"`braze_readiness_probe`"+` (`+"`currents_to_segment`"+` maps it to nothing, which acknowledges it; with a disk buffer, once it is committed). `+"`/ready`"+` and every request get 503 until it is acknowledged; a nacked probe is retried with backoff, one not acknowledged within `+"`ack_timeout`"+` followed by another; a process whose buffer or outputs never start never answers 200. On shutdown the input stops taking requests (503), waits for the requests already in the pipeline to be delivered, and answers 503 to any that were not: a request is never answered 2xx unless delivered.
 
-Metrics: `+"`braze_currents_requests`"+` (label `+"`status`"+`: the HTTP status, or `+"`client_closed`"+`), `+"`braze_currents_events_received`"+`, `+"`braze_currents_request_latency_ns`"+`, `+"`braze_currents_requests_in_flight`"+`. Authentication failures and undelivered requests are logged at WARN at most once a minute each; the token and the `+"`Authorization`"+` header are never logged.`).
+Metrics: `+"`braze_currents_requests`"+` (label `+"`status`"+`: the HTTP status, or `+"`client_closed`"+`), `+"`braze_currents_events_received`"+`, `+"`braze_currents_request_latency_ns`"+`, `+"`braze_currents_requests_in_flight`"+`, `+"`braze_currents_events_in_flight`"+`; the counters and gauges exist at 0 from the start. Authentication failures, refused requests (400, 405, 413, 415, with the reason and the request id: Braze drops an event refused twice), 429s, undelivered requests and refused readiness probes are logged at WARN at most once a minute each, the others at DEBUG; the token and the `+"`Authorization`"+` header are never logged, at any level.`).
 		Fields(
 			service.NewStringField(bciFieldAddress).
 				Description("The address to listen on, as `host:port`. The default listens on every interface on port 8080, so Braze can reach it (Benthos's own HTTP server keeps port 4195). Use port 0 for a free port; the address bound is logged at INFO.").
@@ -99,22 +112,32 @@ Metrics: `+"`braze_currents_requests`"+` (label `+"`status`"+`: the HTTP status,
 				Example("/etc/tls/currents.key").
 				Optional(),
 			service.NewIntField(bciFieldMaxBodyBytes).
-				Description("The largest request body accepted, in bytes, both as sent and after gzip decoding (so a compression bomb costs no memory). A larger request gets 413, and Braze splits the batch. Braze's batches of about 100 events are far smaller than the default of 10 MiB.").
+				Description("The largest request body accepted, in bytes, both as sent and after gzip decoding (so a compression bomb costs no memory). A larger request gets 413, and Braze splits the batch. Braze's batches of about 100 events are far smaller than the default of 10 MiB; memory grows with it (see `max_in_flight_events`).").
 				Example(1048576).
 				Default(brazehttp.DefaultMaxBodyBytes),
 			service.NewIntField(bciFieldMaxInFlightRequests).
-				Description("How many requests may be read, queued or awaiting delivery at once; past it requests get 429 with `Retry-After`, which Braze retries. It bounds memory to about `max_in_flight_requests` × `max_body_bytes`, and throughput to about `max_in_flight_requests` × 100 events per delivery round trip.").
+				Description("How many requests may be held at once: being read, waiting for the pipeline, or in it until Benthos acknowledged them (even after an answer of 503 at `ack_timeout`: their memory is still in use). Past it requests get 429 with `Retry-After`, which Braze retries. With `max_body_bytes` and `max_in_flight_events` it bounds memory (the formula is under `max_in_flight_events`); it also bounds throughput to about `max_in_flight_requests` × 100 events per delivery round trip.").
 				Example(16).
 				Default(brazehttp.DefaultMaxInFlight).
+				Advanced(),
+			service.NewIntField(bciFieldMaxInFlightEvents).
+				Description("How many events the requests held at once may hold together (held as for `max_in_flight_requests`: until Benthos acknowledged them); a request whose events do not fit gets 429 with `Retry-After`, and Braze backs off and retries. Bytes alone do not bound memory: each event becomes a message downstream whose cost does not shrink with the event (80,000 tiny events in one 10 MiB body cost about 24 times the body). With it, the live heap the input lets into the pipeline is at most about `max_in_flight_requests` × `max_body_bytes` × 4 + `max_in_flight_events` × 6 KiB, for any mix of event sizes (4: a body while read, then the envelope, its events' Segment calls and the `segment` output's copies of them; 6 KiB: what an event costs whatever its size). With the defaults, 64 × 10 MiB × 4 + 10,000 × 6 KiB ≈ 2.6 GiB at worst, almost all of it for bodies of 10 MiB: Braze's batches of about 100 events are far smaller, and `max_body_bytes: 1048576` brings the worst case to about 315 MiB. Go lets the process grow to about twice its live heap between collections: set `GOMEMLIMIT` below the container's limit. A disk buffer acknowledges the input's messages once written, which releases their share at once. The default takes 64 of Braze's usual requests at once with room to spare.").
+				Example(20000).
+				Default(brazehttp.DefaultMaxInFlightEvents).
+				Advanced(),
+			service.NewIntField(bciFieldMaxEventsPerRequest).
+				Description("The most events one request may hold; a request with more gets 413, and Braze splits the batch. At most `max_in_flight_events` (a larger request could never be taken). The default is ten times the about 100 events Braze sends per request.").
+				Example(500).
+				Default(brazehttp.DefaultMaxEventsPerRequest).
 				Advanced(),
 			service.NewDurationField(bciFieldAckTimeout).
 				Description("How long a request waits for every one of its events to be acknowledged downstream before Braze gets 503 (and retries). Keep it below Braze's own request timeout. Events delivered after it expired are delivered again by the retry and deduplicated by Segment on `messageId`.").
 				Example("1m").
-				Default("30s"),
+				Default(bciDefaultAckTimeout),
 			service.NewDurationField(bciFieldQueueTimeout).
 				Description("How long a valid request waits for the pipeline to take it before Braze gets 503 with `Retry-After`. The pipeline stops taking messages when its outputs are saturated: this is the backpressure Braze sees.").
 				Example("2s").
-				Default("5s").
+				Default(bciDefaultQueueTimeout).
 				Advanced(),
 			service.NewDurationField(bciFieldRetryAfter).
 				Description("The `Retry-After` of 429 and 503 answers, in whole seconds (rounded up).").
@@ -134,7 +157,7 @@ Metrics: `+"`braze_currents_requests`"+` (label `+"`status`"+`: the HTTP status,
 			service.NewDurationField(bciFieldWriteTimeout).
 				Description("How long a request may take from the end of its headers to the end of its answer: reading the body, waiting for the pipeline and for delivery. It must exceed `queue_timeout` + `ack_timeout`, so that an undelivered request is answered 503 rather than cut off.").
 				Example("2m").
-				Default("90s").
+				Default(bciDefaultWriteTimeout).
 				Advanced(),
 			service.NewDurationField(bciFieldIdleTimeout).
 				Description("How long a keep-alive connection may stay idle between requests.").
@@ -148,17 +171,7 @@ Metrics: `+"`braze_currents_requests`"+` (label `+"`status`"+`: the HTTP status,
 				Advanced(),
 		).
 		// One rule: a later LintRule call replaces an earlier one.
-		LintRule(`
-let tls_half = (this.cert_file.or("") != "") != (this.key_file.or("") != "")
-let both_auth = this.exists("bearer_token") && (this.allow_unauthenticated.or(false) == true)
-let tls_msg = "cert_file and key_file must be set together"
-let auth_msg = "bearer_token and allow_unauthenticated: true cannot be combined"
-root = match {
-  $tls_half && $both_auth => [ $tls_msg, $auth_msg ],
-  $tls_half => [ $tls_msg ],
-  $both_auth => [ $auth_msg ],
-}
-`).
+		LintRule(bciLintRule()).
 		Example("Braze Currents to Segment", "Receives Braze's HTTP Currents batches and delivers each event to Segment; Braze gets its 200 once Segment accepted every event of the batch, and events that cannot be mapped go to a dead-letter file.", `
 input:
   braze_currents:
@@ -179,6 +192,68 @@ output:
       - output:
           segment:
             write_key: ${SEGMENT_WRITE_KEY}
+`)
+}
+
+// bciLintRule reports, before start, the mistakes the constructor would
+// refuse at start and that need more than one field to see. Durations are
+// parsed here with core Bloblang only: parse_duration belongs to the pure
+// bundle, which may not be registered yet when this spec is built (or at
+// all, in a binary without it), and a rule that fails to parse fails every
+// config.
+func bciLintRule() string {
+	return strings.NewReplacer(
+		"$ACK_FIELD", bciFieldAckTimeout, "$QUEUE_FIELD", bciFieldQueueTimeout, "$WRITE_FIELD", bciFieldWriteTimeout,
+		"$ACK_DEFAULT", strconv.Quote(bciDefaultAckTimeout), "$QUEUE_DEFAULT", strconv.Quote(bciDefaultQueueTimeout),
+		"$WRITE_DEFAULT", strconv.Quote(bciDefaultWriteTimeout),
+		"$READY_PATH", brazehttp.ReadyPath,
+		"$PER_REQUEST_FIELD", bciFieldMaxEventsPerRequest, "$IN_FLIGHT_FIELD", bciFieldMaxInFlightEvents,
+		"$PER_REQUEST_DEFAULT", strconv.Itoa(brazehttp.DefaultMaxEventsPerRequest),
+		"$IN_FLIGHT_DEFAULT", strconv.Itoa(brazehttp.DefaultMaxInFlightEvents),
+	).Replace(`
+# Only Bloblang's core methods: those of the pure bundle (concat,
+# parse_duration) register after this package initialises in a binary, so
+# a rule using them would not parse there.
+map nanoseconds {
+  root = this.string().re_find_all_submatch("([0-9]*\\.?[0-9]+)(ns|us|µs|ms|s|m|h)").map_each(p -> p.index(1).number() * match p.index(2) {
+    "ns" => 1,
+    "us" => 1000,
+    "µs" => 1000,
+    "ms" => 1000000,
+    "s" => 1000000000,
+    "m" => 60000000000,
+    _ => 3600000000000,
+  }).sum()
+}
+let ack_s = this.$ACK_FIELD.or($ACK_DEFAULT)
+let queue_s = this.$QUEUE_FIELD.or($QUEUE_DEFAULT)
+let write_s = this.$WRITE_FIELD.or($WRITE_DEFAULT)
+let ack = $ack_s.apply("nanoseconds").catch(0)
+let queue = $queue_s.apply("nanoseconds").catch(0)
+let write = $write_s.apply("nanoseconds").catch(0)
+let per_request = this.$PER_REQUEST_FIELD.or($PER_REQUEST_DEFAULT)
+let in_flight = this.$IN_FLIGHT_FIELD.or($IN_FLIGHT_DEFAULT)
+root = [].merge(
+  if (this.cert_file.or("") != "") != (this.key_file.or("") != "") {
+    [ "cert_file and key_file must be set together" ]
+  } else { [] }
+).merge(
+  if this.exists("bearer_token") && this.allow_unauthenticated.or(false) == true {
+    [ "bearer_token and allow_unauthenticated: true cannot be combined" ]
+  } else { [] }
+).merge(
+  if this.path.or("/") == "$READY_PATH" {
+    [ "path $READY_PATH is the input's readiness endpoint: choose another path for Braze's batches, e.g. path: /currents" ]
+  } else { [] }
+).merge(
+  if $ack > 0 && $queue > 0 && $write > 0 && $write <= $ack + $queue {
+    [ "$WRITE_FIELD (%s) must exceed $QUEUE_FIELD (%s) + $ACK_FIELD (%s): raise $WRITE_FIELD above their sum or lower the others, otherwise an undelivered request is cut off instead of answered 503".format($write_s, $queue_s, $ack_s) ]
+  } else { [] }
+).merge(
+  if $per_request.type() == "number" && $in_flight.type() == "number" && $per_request > $in_flight {
+    [ "$PER_REQUEST_FIELD (%v) must not exceed $IN_FLIGHT_FIELD (%v): a request with more events than fit in flight would be answered 429 forever; lower $PER_REQUEST_FIELD or raise $IN_FLIGHT_FIELD".format($per_request, $in_flight) ]
+  } else { [] }
+)
 `)
 }
 
@@ -255,6 +330,22 @@ func newBrazeCurrentsInputFromParsed(conf *service.ParsedConfig, mgr *service.Re
 	if hc.MaxInFlight <= 0 {
 		return nil, fmt.Errorf("field %s must be positive, got %d", bciFieldMaxInFlightRequests, hc.MaxInFlight)
 	}
+	if hc.MaxInFlightEvents, err = conf.FieldInt(bciFieldMaxInFlightEvents); err != nil {
+		return nil, err
+	}
+	if hc.MaxInFlightEvents <= 0 {
+		return nil, fmt.Errorf("field %s must be positive, got %d", bciFieldMaxInFlightEvents, hc.MaxInFlightEvents)
+	}
+	if hc.MaxEventsPerRequest, err = conf.FieldInt(bciFieldMaxEventsPerRequest); err != nil {
+		return nil, err
+	}
+	if hc.MaxEventsPerRequest <= 0 {
+		return nil, fmt.Errorf("field %s must be positive, got %d", bciFieldMaxEventsPerRequest, hc.MaxEventsPerRequest)
+	}
+	if hc.MaxEventsPerRequest > hc.MaxInFlightEvents {
+		return nil, fmt.Errorf("field %s (%d) must not exceed %s (%d): a request with more events than fit in flight would be answered 429 forever",
+			bciFieldMaxEventsPerRequest, hc.MaxEventsPerRequest, bciFieldMaxInFlightEvents, hc.MaxInFlightEvents)
+	}
 
 	durations := []struct {
 		name string
@@ -287,6 +378,17 @@ func newBrazeCurrentsInputFromParsed(conf *service.ParsedConfig, mgr *service.Re
 	in.mEvents = m.NewCounter("braze_currents_events_received")
 	in.mLatency = m.NewTimer("braze_currents_request_latency_ns")
 	in.mInFlight = m.NewGauge("braze_currents_requests_in_flight")
+	in.mEventsInFlight = m.NewGauge("braze_currents_events_in_flight")
+	// Every series exists at zero from the start, so that an alert on
+	// increase(...) > 0 fires on the first event rather than on the second.
+	// The latency timer is left out: a zero observation would be a request
+	// that never happened.
+	for _, status := range brazehttp.Statuses {
+		in.mRequests.Incr(0, status)
+	}
+	in.mEvents.Incr(0)
+	in.mInFlight.Set(0)
+	in.mEventsInFlight.Set(0)
 	hc.Observer = in
 
 	if in.handler, err = brazehttp.New(hc); err != nil {
@@ -313,6 +415,7 @@ type brazeCurrentsInput struct {
 	mRequests, mEvents *service.MetricCounter
 	mLatency           *service.MetricTimer
 	mInFlight          *service.MetricGauge
+	mEventsInFlight    *service.MetricGauge
 }
 
 // Answered implements brazehttp.Observer.
@@ -325,7 +428,10 @@ func (in *brazeCurrentsInput) Answered(status string, latency time.Duration) {
 func (in *brazeCurrentsInput) Received(events int) { in.mEvents.Incr(int64(events)) }
 
 // InFlight implements brazehttp.Observer.
-func (in *brazeCurrentsInput) InFlight(n int) { in.mInFlight.Set(int64(n)) }
+func (in *brazeCurrentsInput) InFlight(requests, events int) {
+	in.mInFlight.Set(int64(requests))
+	in.mEventsInFlight.Set(int64(events))
+}
 
 func (in *brazeCurrentsInput) Connect(ctx context.Context) error {
 	in.mu.Lock()
@@ -338,12 +444,16 @@ func (in *brazeCurrentsInput) Connect(ctx context.Context) error {
 		return fmt.Errorf("listening on %s: %w", in.address, err)
 	}
 	in.server = srv
-	in.handler.SetReady()
+	// Benthos connects the input before the buffer, the pipeline and the
+	// outputs behind it are running (a disk buffer may spend seconds opening
+	// a large backlog, or fail to open at all): the handler turns ready only
+	// once a probe message went through them and was acknowledged.
+	in.handler.ProbeConsumer()
 	auth := "bearer token required"
 	if in.handler.Unauthenticated() {
 		auth = "NO AUTHENTICATION (allow_unauthenticated)"
 	}
-	in.log.Infof("Receiving Braze Currents batches on %s (%s; readiness on %s)", srv.URL(), auth, brazehttp.ReadyPath)
+	in.log.Infof("Receiving Braze Currents batches on %s (%s; readiness on %s, 503 until the pipeline acknowledged a readiness probe)", srv.URL(), auth, brazehttp.ReadyPath)
 	return nil
 }
 
@@ -370,11 +480,18 @@ func (in *brazeCurrentsInput) Read(ctx context.Context) (*service.Message, servi
 	}
 	msg := service.NewMessage(d.Body)
 	msg.MetaSetMut(metaBrazeRequestID, d.RequestID)
-	msg.MetaSetMut(metaBrazeRemoteAddr, d.RemoteAddr)
-	if d.Version != "" {
-		msg.MetaSetMut(metaBrazeVersion, d.Version)
-	}
 	msg.MetaSetMut(metaBrazeEventCount, int64(d.Events))
+	if d.Probe {
+		// A message like any other, so it takes the path a request's
+		// message takes and its acknowledgement proves that path works;
+		// marked, so a pipeline can tell it from Braze's batches.
+		msg.MetaSetMut(metaBrazeReadinessProbe, d.RequestID)
+	} else {
+		msg.MetaSetMut(metaBrazeRemoteAddr, d.RemoteAddr)
+		if d.Version != "" {
+			msg.MetaSetMut(metaBrazeVersion, d.Version)
+		}
+	}
 	return msg, func(ctx context.Context, err error) error {
 		d.Resolve(err)
 		return nil

@@ -10,14 +10,17 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -138,19 +141,21 @@ type brazeHarness struct {
 
 var brazeListenLine = regexp.MustCompile(`Receiving Braze Currents batches on (https?://[^ ]+) \(`)
 
-// startBraze runs a pipeline. inputExtra is YAML added under
+// brazeStart runs a pipeline braze_currents → currents_to_segment → output
+// and waits until the input is ready. inputExtra is YAML added under
 // braze_currents (one field per line); outputYAML is the output block;
 // register adds test components to the environment.
 func brazeStart(t *testing.T, inputExtra, outputYAML string, register func(env *service.Environment)) *brazeHarness {
 	t.Helper()
-	env := service.NewEnvironment()
-	metrics := newCaptureMetrics()
-	if err := metrics.register(env); err != nil {
-		t.Fatal(err)
-	}
-	if register != nil {
-		register(env)
-	}
+	h := brazeRun(t, brazeConfig(inputExtra, "pipeline:\n  processors:\n    - currents_to_segment: {}\n", outputYAML), register)
+	brazeAwaitReady(t, h.origin)
+	return h
+}
+
+// brazeConfig is a stream config: braze_currents with inputExtra, then
+// middle (buffer and pipeline sections, as YAML), then the output, and the
+// capture metrics.
+func brazeConfig(inputExtra, middle, outputYAML string) string {
 	input := "    address: 127.0.0.1:0\n"
 	if !strings.Contains(inputExtra, "bearer_token") && !strings.Contains(inputExtra, "allow_unauthenticated") {
 		input += "    bearer_token: " + brazeTestToken + "\n"
@@ -160,16 +165,25 @@ func brazeStart(t *testing.T, inputExtra, outputYAML string, register func(env *
 			input += "    " + line + "\n"
 		}
 	}
-	b := env.NewStreamBuilder()
-	conf := "input:\n  braze_currents:\n" + input + `
-pipeline:
-  processors:
-    - currents_to_segment: {}
-output:
-` + brazeIndent(strings.TrimSpace(outputYAML), "  ") + `
+	return "input:\n  braze_currents:\n" + input + middle + "output:\n" + brazeIndent(strings.TrimSpace(outputYAML), "  ") + `
 metrics:
   capture: {}
 `
+}
+
+// brazeRun builds and runs the stream conf and returns once the input
+// listens, ready or not.
+func brazeRun(t *testing.T, conf string, register func(env *service.Environment)) *brazeHarness {
+	t.Helper()
+	env := service.NewEnvironment()
+	metrics := newCaptureMetrics()
+	if err := metrics.register(env); err != nil {
+		t.Fatal(err)
+	}
+	if register != nil {
+		register(env)
+	}
+	b := env.NewStreamBuilder()
 	if err := b.SetYAML(conf); err != nil {
 		t.Fatalf("config:\n%s\n%v", conf, err)
 	}
@@ -188,26 +202,13 @@ metrics:
 		if m := brazeListenLine.FindStringSubmatch(logs.String()); m != nil {
 			h.url = m[1]
 			h.origin = h.url[:strings.Index(h.url[len("https://"):], "/")+len("https://")]
-			break
+			return h
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the input never logged its address:\n%s", logs.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// The input is ready once Benthos reads from it.
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	for time.Now().Before(deadline) {
-		if resp, err := client.Get(h.origin + "/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return h
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("the input never became ready")
-	return nil
 }
 
 func brazeIndent(s, prefix string) string {
@@ -347,6 +348,30 @@ func brazeAwaitAnswer(t *testing.T, ch <-chan brazeAnswer) brazeAnswer {
 	case <-time.After(20 * time.Second):
 		t.Fatal("no answer")
 		return brazeAnswer{}
+	}
+}
+
+// brazeReadyStatus returns the status of origin's /ready, 0 when it does
+// not answer.
+func brazeReadyStatus(t *testing.T, origin string) int {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Get(origin + "/ready")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func brazeAwaitReady(t *testing.T, origin string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for brazeReadyStatus(t, origin) != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("/ready never answered 200")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -1013,6 +1038,29 @@ func TestBrazeCurrentsInputComponent(t *testing.T) {
 	}
 	url := "http://" + in.Addr() + "/"
 
+	// The first message is the readiness probe; /ready and requests get 503
+	// until it is acknowledged.
+	probe, probeAck, err := in.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, _ := probe.AsBytes(); string(body) != `{"events":[]}` {
+		t.Fatalf("probe %s", body)
+	}
+	if id, ok := probe.MetaGet(metaBrazeReadinessProbe); !ok || !strings.HasPrefix(id, "readiness-probe-") {
+		t.Fatalf("the probe is not marked: %q", id)
+	}
+	if got := brazeReadyStatus(t, "http://"+in.Addr()); got != http.StatusServiceUnavailable {
+		t.Fatalf("/ready before the probe's ack: %d", got)
+	}
+	if a := brazePost(url, brazeTestToken, brazeEnvelopeOf("c-0"), false, nil); a.status != http.StatusServiceUnavailable {
+		t.Fatalf("a request before the probe's ack: %s", a)
+	}
+	if err := probeAck(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	brazeAwaitReady(t, "http://"+in.Addr())
+
 	answer := make(chan brazeAnswer, 1)
 	go func() { answer <- brazePost(url, brazeTestToken, brazeEnvelopeOf("c-1", "c-2"), true, nil) }()
 	msg, ack, err := in.Read(ctx)
@@ -1045,5 +1093,435 @@ func TestBrazeCurrentsInputComponent(t *testing.T) {
 	}
 	if _, _, err := in.Read(ctx); err != service.ErrEndOfInput {
 		t.Fatalf("Read after Close: %v", err)
+	}
+}
+
+// ---------------------------------------------------------------- issue 13
+
+// brazeSlowBuffer is a test buffer that takes nothing until opened, as a
+// disk buffer opening and checking a large backlog does; it refuses the
+// first refuse writes (the input's message is nacked), then stores.
+type brazeSlowBuffer struct {
+	opened  chan struct{}
+	openOne sync.Once
+	msgs    chan service.MessageBatch
+	end     chan struct{}
+	endOnce sync.Once
+
+	mu     sync.Mutex
+	refuse int
+	writes int
+}
+
+func newBrazeSlowBuffer(refuse int) *brazeSlowBuffer {
+	return &brazeSlowBuffer{opened: make(chan struct{}), msgs: make(chan service.MessageBatch, 100), end: make(chan struct{}), refuse: refuse}
+}
+
+func (b *brazeSlowBuffer) open() { b.openOne.Do(func() { close(b.opened) }) }
+
+func (b *brazeSlowBuffer) WriteBatch(ctx context.Context, batch service.MessageBatch, ack service.AckFunc) error {
+	select {
+	case <-b.opened:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	b.mu.Lock()
+	b.writes++
+	refuse := b.refuse > 0
+	if refuse {
+		b.refuse--
+	}
+	b.mu.Unlock()
+	if refuse {
+		return errors.New("the backlog is damaged")
+	}
+	select {
+	case b.msgs <- batch:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Stored: the input may answer.
+	return ack(ctx, nil)
+}
+
+func (b *brazeSlowBuffer) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	select {
+	case m := <-b.msgs:
+		return m, func(context.Context, error) error { return nil }, nil
+	case <-b.end:
+		return nil, nil, service.ErrEndOfBuffer
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+}
+
+func (b *brazeSlowBuffer) EndOfInput()                 { b.endOnce.Do(func() { close(b.end) }) }
+func (b *brazeSlowBuffer) Close(context.Context) error { return nil }
+
+func (b *brazeSlowBuffer) register(env *service.Environment) {
+	if err := env.RegisterBatchBuffer("braze_slow", service.NewConfigSpec(),
+		func(*service.ParsedConfig, *service.Resources) (service.BatchBuffer, error) { return b, nil }); err != nil {
+		panic(err)
+	}
+}
+
+// brazeNeverOutput never connects: nothing downstream ever takes a message.
+type brazeNeverOutput struct{}
+
+func (brazeNeverOutput) Connect(ctx context.Context) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (brazeNeverOutput) Write(context.Context, *service.Message) error { return errors.New("never") }
+func (brazeNeverOutput) Close(context.Context) error                   { return nil }
+
+// brazeStaysUnready checks /ready answers 503 for a while, and that a
+// request posted meanwhile is not answered 200.
+func brazeStaysUnready(t *testing.T, h *brazeHarness, what string) {
+	t.Helper()
+	for range 10 {
+		if got := brazeReadyStatus(t, h.origin); got != http.StatusServiceUnavailable {
+			t.Fatalf("%s: /ready answered %d", what, got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if a := h.post(brazeTestToken, brazeEnvelopeOf("early-"+strings.ReplaceAll(what, " ", "-")), false); a.status != http.StatusServiceUnavailable {
+		t.Fatalf("%s: a request was answered %s", what, a)
+	}
+}
+
+// /ready answers 200 only once the pipeline behind the input acknowledged
+// the readiness probe: not while a buffer is still opening (as the disk
+// buffer opening a large backlog), not after it refused the probe (retried
+// with backoff), never when nothing downstream takes messages. Requests
+// posted before get 503, never 200.
+func TestBrazeCurrentsReadyOnlyOnceThePipelineTakesRequests(t *testing.T) {
+	t.Run("buffer slow to open, then refusing once", func(t *testing.T) {
+		buf := newBrazeSlowBuffer(1)
+		col := &brazeCollect{}
+		h := brazeRun(t, brazeConfig("", "buffer:\n  braze_slow: {}\npipeline:\n  processors:\n    - currents_to_segment: {}\n", "braze_collect: {}"),
+			func(env *service.Environment) {
+				buf.register(env)
+				_ = env.RegisterOutput("braze_collect", service.NewConfigSpec(),
+					func(*service.ParsedConfig, *service.Resources) (service.Output, int, error) { return col, 1, nil })
+			})
+		brazeStaysUnready(t, h, "buffer not open")
+		buf.open() // the first write (the probe) is refused, the next stored
+		brazeAwaitReady(t, h.origin)
+		buf.mu.Lock()
+		writes := buf.writes
+		buf.mu.Unlock()
+		if writes != 2 {
+			t.Fatalf("%d writes to the buffer, want 2 (a refused probe, then its retry)", writes)
+		}
+		if a := h.post(brazeTestToken, brazeEnvelopeOf("after-ready"), false); a.status != http.StatusOK {
+			t.Fatalf("once ready: %s", a)
+		}
+		if n := len(col.all()); n != 1 {
+			t.Fatalf("the output saw %d messages: the probe must map to nothing", n)
+		}
+		logs := h.logs.String()
+		if !strings.Contains(logs, "refused the readiness probe") || !strings.Contains(logs, "the backlog is damaged") ||
+			!strings.Contains(logs, "acknowledged the readiness probe") {
+			t.Fatalf("the probe's story is not logged:\n%s", logs)
+		}
+	})
+	t.Run("output slow, probe reaching it", func(t *testing.T) {
+		// Without currents_to_segment the probe reaches the output, and
+		// readiness waits for the output's acknowledgement.
+		g := newBrazeGate()
+		h := brazeRun(t, brazeConfig("", "", "braze_gate: {}"), brazeGateOutput(g))
+		probe := g.next(t)
+		if id, _ := probe.MetaGet(metaBrazeReadinessProbe); !strings.HasPrefix(id, "readiness-probe-") {
+			t.Fatalf("the output saw %v, not the probe", id)
+		}
+		brazeStaysUnready(t, h, "probe held by the output")
+		g.Open()
+		brazeAwaitReady(t, h.origin)
+	})
+	t.Run("nothing downstream takes messages", func(t *testing.T) {
+		h := brazeRun(t, brazeConfig("ack_timeout: 200ms\nwrite_timeout: 10s", "", "braze_never: {}"), func(env *service.Environment) {
+			_ = env.RegisterOutput("braze_never", service.NewConfigSpec(),
+				func(*service.ParsedConfig, *service.Resources) (service.Output, int, error) {
+					return brazeNeverOutput{}, 1, nil
+				})
+		})
+		brazeStaysUnready(t, h, "output never connected")
+		h.stop(2 * time.Second)
+		if got := brazeReadyStatus(t, h.origin); got == http.StatusOK {
+			t.Fatal("/ready answered 200 after the stop")
+		}
+	})
+}
+
+// The input's own cross-field mistakes are lint errors, each saying what to
+// change; the constructor keeps refusing them too.
+func TestBrazeCurrentsLintRules(t *testing.T) {
+	env := service.NewEnvironment()
+	conf := func(fields string) string {
+		return "input:\n  braze_currents:\n    bearer_token: " + brazeTestToken + "\n" + brazeIndent(fields, "    ") + "\noutput:\n  drop: {}\n"
+	}
+	for fields, want := range map[string]string{
+		"write_timeout: 20s": "write_timeout (20s) must exceed queue_timeout (5s) + ack_timeout (30s): raise write_timeout",
+		"ack_timeout: 1m\nqueue_timeout: 30s\nwrite_timeout: 90s": "write_timeout (90s) must exceed queue_timeout (30s) + ack_timeout (1m)",
+		"ack_timeout: 1m25s":            "write_timeout (90s) must exceed queue_timeout (5s) + ack_timeout (1m25s)",
+		"path: /ready":                  "path /ready is the input's readiness endpoint: choose another path",
+		"max_events_per_request: 20000": "max_events_per_request (20000) must not exceed max_in_flight_events (10000)",
+		"max_in_flight_events: 500":     "max_events_per_request (1000) must not exceed max_in_flight_events (500)",
+		"cert_file: a.crt":              "cert_file and key_file must be set together",
+	} {
+		err := env.NewStreamBuilder().SetYAML(conf(fields))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("lint of %q = %v, want %q", fields, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), brazeTestToken) {
+			t.Errorf("the lint error quotes the token: %v", err)
+		}
+	}
+	for _, fields := range []string{
+		"path: /currents",
+		"ack_timeout: 1m\nwrite_timeout: 1m5s500ms",
+		"write_timeout: 1h",
+		"ack_timeout: 500ms\nqueue_timeout: 0.5s\nwrite_timeout: 1001ms",
+		"max_in_flight_events: 500\nmax_events_per_request: 500",
+	} {
+		if err := env.NewStreamBuilder().SetYAML(conf(fields)); err != nil {
+			t.Errorf("lint of %q: %v", fields, err)
+		}
+	}
+	// The constructor's checks stay, for configs that skip the linter.
+	for fields, want := range map[string]string{
+		"write_timeout: 20s":            "write_timeout (20s) must exceed queue_timeout + ack_timeout (35s)",
+		"path: /ready":                  "readiness endpoint",
+		"max_events_per_request: 20000": "max_events_per_request (20000) must not exceed max_in_flight_events (10000)",
+	} {
+		pc, err := brazeCurrentsInputSpec().ParseYAML("bearer_token: x\n"+fields, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := newBrazeCurrentsInputFromParsed(pc, service.MockResources()); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("constructor with %q: %v, want %q", fields, err, want)
+		}
+	}
+}
+
+// Every counter and gauge the input documents exists at zero from the
+// start, so increase(...) > 0 fires on the first event.
+func TestBrazeCurrentsMetricsExistAtZeroFromStart(t *testing.T) {
+	h := brazeStart(t, "", "drop: {}", nil)
+	keys := strings.Join(h.metrics.keys(), " ")
+	for _, status := range []string{"200", "400", "401", "413", "415", "429", "503", "client_closed"} {
+		if !strings.Contains(keys, "braze_currents_requests{") || !regexp.MustCompile(`braze_currents_requests\{[^}]*\b`+status+`\}`).MatchString(keys) {
+			t.Errorf("braze_currents_requests{status=%q} is absent: %s", status, keys)
+		}
+	}
+	for _, name := range []string{"braze_currents_events_received{", "braze_currents_requests_in_flight{", "braze_currents_events_in_flight{"} {
+		if !strings.Contains(keys, name) {
+			t.Errorf("%s} is absent: %s", name, keys)
+		}
+	}
+	if h.metrics.Get("braze_currents_requests") != 0 || h.metrics.Get("braze_currents_events_received") != 0 {
+		t.Fatalf("not zero: %v", keys)
+	}
+}
+
+// Past max_events_per_request a request gets 413 (Braze splits it); past
+// max_in_flight_events, 429 until the events held are acknowledged. The
+// events gauge follows.
+func TestBrazeCurrentsEventLimits(t *testing.T) {
+	g := newBrazeGate()
+	h := brazeStart(t, "max_in_flight_events: 5\nmax_events_per_request: 3", "braze_gate: {}", brazeGateOutput(g))
+	a := h.post(brazeTestToken, brazeEnvelopeOf("m-1", "m-2", "m-3", "m-4"), false)
+	if a.status != http.StatusRequestEntityTooLarge || !strings.Contains(a.body, "max_events_per_request (3)") {
+		t.Fatalf("4 events: %s", a)
+	}
+	held := h.postAsync(brazeEnvelopeOf("h-1", "h-2", "h-3"))
+	for range 3 {
+		g.next(t)
+	}
+	if got := h.metrics.Get("braze_currents_events_in_flight"); got != 3 {
+		t.Fatalf("events in flight %v", got)
+	}
+	a = h.post(brazeTestToken, brazeEnvelopeOf("n-1", "n-2", "n-3"), false)
+	if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") == "" || !strings.Contains(a.body, "max_in_flight_events (5)") {
+		t.Fatalf("past the event limit: %s", a)
+	}
+	g.Open()
+	if a := brazeAwaitAnswer(t, held); a.status != http.StatusOK {
+		t.Fatalf("held: %s", a)
+	}
+	if a := h.post(brazeTestToken, brazeEnvelopeOf("n-1", "n-2", "n-3"), false); a.status != http.StatusOK {
+		t.Fatalf("after the ack: %s", a)
+	}
+	if got := h.metrics.Get("braze_currents_events_in_flight"); got != 0 {
+		t.Fatalf("events in flight %v after the acks", got)
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, "level=WARN msg=\"Refused request "+a.header.Get("X-Request-Id")) && !regexp.MustCompile(`level=WARN msg="Refused request [0-9a-f-]{36} from [^ ]+ with 413: the request holds 4 events`).MatchString(logs) {
+		t.Fatalf("the 413 is not logged at WARN with its id and reason:\n%s", logs)
+	}
+	if !strings.Contains(logs, "level=WARN msg=\"Answered 429") {
+		t.Fatalf("the 429 is not logged at WARN:\n%s", logs)
+	}
+}
+
+// brazeSecretForms are the forms a leaked token takes: plain, in the Basic
+// and Bearer headers' base64, URL-encoded, and its prefix.
+func brazeSecretForms(token string) map[string]string {
+	forms := map[string]string{
+		"plain":        token,
+		"query-escape": url.QueryEscape(token),
+		"path-escape":  url.PathEscape(token),
+		"prefix":       token[:8],
+	}
+	for _, v := range []string{token, token + ":", ":" + token, "Bearer " + token} {
+		for name, enc := range map[string]*base64.Encoding{"std": base64.StdEncoding, "url": base64.URLEncoding, "raw-std": base64.RawStdEncoding, "raw-url": base64.RawURLEncoding} {
+			forms["base64-"+name+"("+v[:min(len(v), 7)]+"...)"] = enc.EncodeToString([]byte(v))
+		}
+	}
+	return forms
+}
+
+func brazeCheckNoSecret(t *testing.T, where, text, token string) {
+	t.Helper()
+	for name, form := range brazeSecretForms(token) {
+		if strings.Contains(text, form) {
+			t.Errorf("the token's %s form %q is in %s", name, form, where)
+		}
+	}
+}
+
+// The bearer token appears in no form in any log line at TRACE (Benthos's
+// most verbose level, DEBUG included), in any answer, lint or config error,
+// metric or echoed config, through 200s, 400s, 401s, 413s, 415s, 405s,
+// 503s (nacks, not ready) and a readiness probe.
+func TestBrazeCurrentsTokenNeverLeaks(t *testing.T) {
+	const token = "brz+T0KEN/4c1d=never%log&me"
+	logFile := filepath.Join(t.TempDir(), "trace.log")
+	env := service.NewEnvironment()
+	metrics := newCaptureMetrics()
+	if err := metrics.register(env); err != nil {
+		t.Fatal(err)
+	}
+	g := newBrazeGate()
+	brazeGateOutput(g)(env)
+	conf := `
+input:
+  braze_currents:
+    address: 127.0.0.1:0
+    path: /currents
+    bearer_token: '` + token + `'
+    max_body_bytes: 4096
+    max_events_per_request: 3
+    ack_timeout: 500ms
+pipeline:
+  processors:
+    - currents_to_segment: {}
+output:
+  braze_gate: {}
+metrics:
+  capture: {}
+logger:
+  level: TRACE
+  format: logfmt
+  file:
+    path: ` + logFile + `
+    rotate: false
+`
+	b := env.NewStreamBuilder()
+	if err := b.SetYAML(conf); err != nil {
+		t.Fatal(err)
+	}
+	echoed, err := b.AsYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	brazeCheckNoSecret(t, "the echoed config", echoed, token)
+	stream, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- stream.Run(context.Background()) }()
+
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); base == ""; {
+		raw, _ := os.ReadFile(logFile)
+		if m := brazeListenLine.FindStringSubmatch(string(raw)); m != nil {
+			base = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no listen line:\n%s", raw)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	origin := strings.TrimSuffix(base, "/currents")
+	brazeAwaitReady(t, origin)
+
+	var answers []string
+	record := func(a brazeAnswer) {
+		answers = append(answers, a.String())
+		for k, v := range a.header {
+			answers = append(answers, k+": "+strings.Join(v, ","))
+		}
+	}
+	// Wrong credentials, some of them derived from the token.
+	for _, hdr := range []string{"", "Bearer wrong", "Bearer " + token[:8], "Bearer " + token + "x",
+		"Basic " + base64.StdEncoding.EncodeToString([]byte(token+":")), token} {
+		hdrs := map[string]string{}
+		if hdr != "" {
+			hdrs["Authorization"] = hdr
+		}
+		record(brazePost(base, "", brazeEnvelopeOf("w"), false, hdrs))
+	}
+	// The right token, through every answer.
+	record(brazePost(base, token, brazeEnvelopeOf("ok-1"), true, nil)) // held by the gate
+	g.Open()
+	for _, body := range [][]byte{[]byte(`not json`), bytes.Repeat([]byte("x"), 5000), brazeEnvelopeOf("a", "b", "c", "d")} {
+		record(brazePost(base, token, body, false, nil))
+	}
+	record(brazePost(base, token, []byte("not gzip"), false, map[string]string{"Content-Encoding": "gzip"}))
+	record(brazePost(base, token, brazeEnvelopeOf("br"), false, map[string]string{"Content-Encoding": "br"}))
+	req, _ := http.NewRequest(http.MethodGet, base, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	record(brazeDo(req))
+	_ = stream.StopWithin(3 * time.Second)
+	<-done
+	record(brazePost(base, token, brazeEnvelopeOf("after"), false, nil)) // refused or not listening
+
+	raw, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := string(raw)
+	if !strings.Contains(logs, "level=trace") && !strings.Contains(logs, "level=debug") {
+		t.Fatalf("the run did not log at TRACE/DEBUG:\n%s", logs)
+	}
+	for _, want := range []string{"with 401", "with 400", "with 413", "with 415"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no %q line: the run did not go through every answer:\n%s", want, logs)
+		}
+	}
+	brazeCheckNoSecret(t, "the TRACE log", logs, token)
+	brazeCheckNoSecret(t, "the answers", strings.Join(answers, "\n"), token)
+	brazeCheckNoSecret(t, "the metrics", strings.Join(metrics.keys(), "\n"), token)
+
+	// Lint and config errors.
+	for _, fields := range []string{"path: /ready", "write_timeout: 1s", "max_events_per_request: 99999", "cert_file: x", "allow_unauthenticated: true"} {
+		yaml := "input:\n  braze_currents:\n    bearer_token: '" + token + "'\n    " + fields + "\noutput:\n  drop: {}\n"
+		if err := env.NewStreamBuilder().SetYAML(yaml); err != nil {
+			brazeCheckNoSecret(t, "a lint error", err.Error(), token)
+		} else {
+			t.Errorf("%s: no lint error", fields)
+		}
+		pc, err := brazeCurrentsInputSpec().ParseYAML("bearer_token: '"+token+"'\n"+fields, nil)
+		if err != nil {
+			brazeCheckNoSecret(t, "a parse error", err.Error(), token)
+			continue
+		}
+		if _, err := newBrazeCurrentsInputFromParsed(pc, service.MockResources()); err != nil {
+			brazeCheckNoSecret(t, "a config error", err.Error(), token)
+		} else {
+			t.Errorf("%s: no config error", fields)
+		}
 	}
 }

@@ -130,7 +130,17 @@ Metrics: `+"`segment_messages_sent`, `segment_messages_accepted`, `segment_messa
 			service.NewBatchPolicyField(sofFieldBatching).
 				Default(map[string]any{"count": 250, "period": segmentDefaultPeriod, "byte_size": 0, "check": "", "processors": []any{}}),
 		).
-		LintRule(`root = if this.exists("endpoint") && (this.region.or("us") != "us") { [ "endpoint overrides region: set only one of them" ] }`).
+		// The messages never quote endpoint: a key pasted into it would leak.
+		LintRule(`
+let endpoint = this.endpoint.or("")
+root = [].merge(
+  if this.exists("endpoint") && this.region.or("us") != "us" { [ "endpoint overrides region: set only one of them" ] } else { [] }
+).merge(
+  if $endpoint.contains("?") || $endpoint.contains("#") { [ "endpoint must not carry a query or fragment: nothing goes after the path (the write key goes in write_key)" ] } else { [] }
+).merge(
+  if $endpoint.re_match("^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*@") { [ "endpoint must not carry credentials: the write key goes in write_key" ] } else { [] }
+)
+`).
 		Example("Send Currents events to Segment",
 			"Convert Braze Currents events and send them to a Segment source in the EU region.",
 			`

@@ -98,7 +98,23 @@ logger:
 	case <-time.After(20 * time.Second):
 		t.Fatalf("the binary never logged its address:\n%s", b.output())
 	}
+	waitReady(t, strings.TrimSuffix(b.url, "/")+"/ready", b.output)
 	return b
+}
+
+// waitReady waits until the input's readiness endpoint answers 200: it
+// answers 503 until the pipeline behind it has taken its first message.
+func waitReady(t *testing.T, url string, logs func() string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+	}
+	t.Fatalf("%s never answered 200:\n%s", url, logs())
 }
 
 func (b *brazeBinary) output() string {

@@ -171,3 +171,46 @@ func TestConfigExamplesCheckWithoutSecrets(t *testing.T) {
 		t.Fatalf("run without a key: %v\n%s", err, out)
 	}
 }
+
+// TestBinaryLintRules lints configs that break our components' lint rules
+// through the binary: in a binary, Benthos's pure bundle initialises after
+// our plugin package, so a rule using one of its Bloblang methods parses in
+// the plugin's tests and fails here.
+func TestBinaryLintRules(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.yaml")
+	conf := `
+input:
+  braze_currents:
+    path: /ready
+    allow_unauthenticated: true
+    write_timeout: 10s
+pipeline:
+  processors:
+    - currents_to_segment:
+        events: [ users.messages.email.Sent ]
+output:
+  segment:
+    write_key: k
+    region: eu
+    endpoint: http://127.0.0.1:1
+`
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, dir, nil, "lint", path)
+	out := r.stdout + r.stderr
+	for _, want := range []string{
+		"path /ready is the input's readiness endpoint",
+		"write_timeout (10s) must exceed queue_timeout (5s) + ack_timeout (30s)",
+		`events: unknown event type "users.messages.email.Sent": did you mean "users.messages.email.Send"?`,
+		"endpoint overrides region",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lint does not say %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "failed to parse") || r.code == 0 {
+		t.Fatalf("exit %d:\n%s", r.code, out)
+	}
+}

@@ -129,17 +129,8 @@ func startBrazePipeline(t *testing.T, dir, config string, env []string) *brazePi
 		t.Fatalf("the input never logged its address:\n%s", p.logs.String())
 	}
 	// The input answers 503 until every component is up; Braze retries.
-	ready := strings.TrimSuffix(p.url, "/currents") + "/ready"
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(ready); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-	}
-	t.Fatalf("the input never became ready:\n%s", p.logs.String())
-	return nil
+	waitReady(t, strings.TrimSuffix(p.url, "/currents")+"/ready", p.logs.String)
+	return p
 }
 
 // postLikeBraze posts body until it is answered 200, retrying 429 and 503 as
