@@ -9,6 +9,7 @@ import (
 
 func TestBatchErrorKeepsEachMessagesError(t *testing.T) {
 	batch := service.MessageBatch{service.NewMessage([]byte("a")), service.NewMessage([]byte("b")), service.NewMessage([]byte("c"))}
+	index := batch.Index()
 	errB := errors.New("b refused")
 	if batchError(batch, "headline", []error{nil, nil, nil}) != nil {
 		t.Fatal("no failure must be nil")
@@ -19,7 +20,7 @@ func TestBatchErrorKeepsEachMessagesError(t *testing.T) {
 		t.Fatalf("want a BatchError with one failed index, got %v", err)
 	}
 	var failed error
-	bErr.WalkMessages(func(i int, _ *service.Message, e error) bool {
+	bErr.WalkMessagesIndexedBy(index, func(i int, _ *service.Message, e error) bool {
 		if e != nil {
 			if i != 1 {
 				t.Errorf("index %d failed", i)
