@@ -20,8 +20,9 @@
 //
 // Layout: bucket "records" maps an 8-byte big-endian sequence number to an
 // encoded Record (version, CRC-32C, write time, metadata, body); bucket "meta"
-// holds the format version and the record count and byte total, updated in
-// the same transactions as the records so they are always consistent.
+// holds the format version, the record count and byte total, and the highest
+// sequence number ever assigned (numbers are never reused), updated in the
+// same transactions as the records so they are always consistent.
 //
 // # Delivery contract
 //
@@ -49,9 +50,28 @@
 //
 // # Damage
 //
-// Open checks the file before use (meta pages, size against the committed
-// high-water mark, every page reachable from the tree, the format version) and
-// refuses a damaged file with a *CorruptError naming the file and what to do.
-// It never empties, truncates or recreates a file that exists. Salvage copies
-// the readable records of a damaged file into a healthy backlog.
+// bbolt trusts its file: a damaged page is a fault or a panic, some of them in
+// goroutines of its own that nothing can recover. So this package reads the
+// file itself (pages.go, with ReadAt) wherever damage can be: Open checks the
+// meta pages, the length against the committed high-water mark and (unless
+// Options.SkipCheck) walks every page of the tree as bbolt would read it
+// (tree.go), before bbolt maps the file.
+//
+//   - Damage that bbolt cannot survive (pages, keys out of order, a truncated
+//     file, both meta pages) makes Open refuse the file with a *CorruptError
+//     saying what is lost where the file tells, and the salvage command. It
+//     never empties, truncates or recreates a file that exists.
+//   - One damaged meta page makes bbolt reopen the file at the commit before,
+//     silently. Open says so in its Report and restores the records of the
+//     lost commit still intact in the file (open.go).
+//   - A record whose bytes fail their checksum is handed out by Read in its
+//     place with Record.Damage set: the caller puts it somewhere safe and
+//     acknowledges it like any other, and the queue goes on.
+//   - A file the process may not write is an *AccessError, not damage.
+//
+// Salvage copies the readable records of a damaged file into a healthy
+// backlog: the tree's records when it can be walked, otherwise every record
+// a page scan finds intact (scan.go), never through bbolt. Prepare runs
+// Open's checks and holds nothing after, for callers that must fail early
+// but open late.
 package backlog

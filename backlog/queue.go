@@ -1,18 +1,16 @@
 package backlog
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
+	"runtime/debug"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
+
+// The Queue, its options and what it reports; open.go opens it, commit.go
+// writes to it, lease.go reads from it.
 
 // SyncPolicy says when commits reach the disk.
 type SyncPolicy int
@@ -61,8 +59,10 @@ type Options struct {
 	// for each commit, is committed at once. Zero disables it: each commit
 	// takes what was handed over while the previous one ran.
 	CommitDelay time.Duration
-	// SkipCheck skips the walk of every page at Open. Open still checks the
-	// meta pages and the file length.
+	// SkipCheck skips the walk of every page of the tree at Open. Open
+	// still checks write access, the meta pages and the file length; bbolt
+	// walks the tree itself when it opens, and a process can then die of a
+	// page the walk would have reported.
 	SkipCheck bool
 
 	now func() time.Time
@@ -100,27 +100,14 @@ func (o *Options) setDefaults() error {
 }
 
 var (
-	// ErrClosed is returned by calls on a closed Queue.
-	ErrClosed = errors.New("backlog: closed")
-	// ErrDrained is returned by Read once CloseWrites was called and every
-	// record was acknowledged.
-	ErrDrained = errors.New("backlog: drained")
-)
-
-// TooLargeError is returned by Append for a batch that exceeds MaxBytes on its
-// own and so could never be stored.
-type TooLargeError struct{ Bytes, MaxBytes int64 }
-
-func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("backlog: a batch of %d bytes can never fit in a backlog of at most %d bytes", e.Bytes, e.MaxBytes)
-}
-
-var (
 	bucketRecords = []byte("records")
 	bucketMeta    = []byte("meta")
 	keyFormat     = []byte("format")
 	keyCount      = []byte("count")
 	keyBytes      = []byte("bytes")
+	// keyLastSeq is the highest sequence number ever assigned, so that
+	// numbers are never reused once the backlog has emptied.
+	keyLastSeq = []byte("lastseq")
 )
 
 // Commit limits: one transaction takes at most this many operations or bytes.
@@ -132,9 +119,10 @@ const (
 // Queue is a durable FIFO of Records in one bbolt file. It is safe for
 // concurrent use; Read serves one caller at a time.
 type Queue struct {
-	path string
-	db   *bolt.DB
-	opts Options
+	path, dir string
+	db        *bolt.DB
+	opts      Options
+	report    Report
 
 	stop chan struct{}
 	wake chan struct{} // capacity 1: the queue became non-empty or full
@@ -161,6 +149,10 @@ type Queue struct {
 	retryDelay   time.Duration
 	commits      int64
 	holds        int64 // commits held open for CommitDelay (for tests)
+	// damagedSeen are the damaged records handed out and not acknowledged
+	// yet; damaged counts every damaged record found since Open.
+	damagedSeen map[uint64]bool
+	damaged     int64
 	// queue is what was handed to the committer and not taken yet, in call
 	// order. A slice rather than a channel: a writer never waits for the
 	// commit in progress to hand over its next write, so writes that arrive
@@ -177,631 +169,12 @@ type op struct {
 	done     func(error)
 }
 
-// Open opens the backlog in dir, creating dir and the file if missing. An
-// existing file is checked first; a damaged one is refused with a
-// *CorruptError and left as it is.
-func Open(dir string, opts Options) (q *Queue, err error) {
-	if err := opts.setDefaults(); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("backlog: creating directory %s: %w", dir, err)
-	}
-	path := filepath.Join(dir, FileName)
-	existed := false
-	if _, err := os.Stat(path); err == nil {
-		existed = true
-		if err := preflight(path); err != nil {
-			return nil, err
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("backlog: %w", err)
-	}
-	corrupt := func(reason string, e error) error { return &CorruptError{Path: path, Reason: reason, Err: e} }
-	defer func() {
-		if r := recover(); r != nil {
-			q, err = nil, corrupt("bbolt failed reading it", fmt.Errorf("%v", r))
-		}
-	}()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        opts.LockTimeout,
-		NoSync:         opts.Sync == SyncNone,
-		NoGrowSync:     opts.Sync == SyncNone,
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-	})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("backlog file %s is locked by another process: is another currents-segment using the same path? Each process needs its own directory", path)
-	}
-	if err != nil {
-		if existed {
-			return nil, corrupt("bbolt cannot open it", err)
-		}
-		return nil, fmt.Errorf("backlog: creating %s: %w", path, err)
-	}
-	q = &Queue{path: path, db: db, opts: opts, stop: make(chan struct{}), wake: make(chan struct{}, 1),
-		changed: make(chan struct{}), retryDelay: opts.RetryDelay}
-	if err := q.load(existed); err != nil {
-		db.Close()
-		return nil, err
-	}
-	q.wg.Add(1)
-	go q.commitLoop()
-	return q, nil
-}
-
-func (q *Queue) load(existed bool) error {
-	corrupt := func(reason string, e error) error { return &CorruptError{Path: q.path, Reason: reason, Err: e} }
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		mb := tx.Bucket(bucketMeta)
-		rb := tx.Bucket(bucketRecords)
-		if mb == nil {
-			if rb != nil {
-				return corrupt("it has records but no meta bucket", nil)
-			}
-			var err error
-			if mb, err = tx.CreateBucket(bucketMeta); err != nil {
-				return err
-			}
-			if _, err = tx.CreateBucket(bucketRecords); err != nil {
-				return err
-			}
-			return errors.Join(mb.Put(keyFormat, u64(formatVersion)), mb.Put(keyCount, u64(0)), mb.Put(keyBytes, u64(0)))
-		}
-		if v := mb.Get(keyFormat); len(v) != 8 || getU64(v) != formatVersion {
-			return corrupt(fmt.Sprintf("unknown format version %x (this build reads version %d); an older or newer build wrote it", v, formatVersion), nil)
-		}
-		if rb == nil {
-			return corrupt("the records bucket is missing", nil)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if existed && !q.opts.SkipCheck {
-		var errs []error
-		_ = q.db.View(func(tx *bolt.Tx) error {
-			for e := range tx.Check() {
-				if len(errs) < 5 {
-					errs = append(errs, e)
-				}
-			}
-			return nil
-		})
-		if len(errs) > 0 {
-			return corrupt("its page check failed", errors.Join(errs...))
-		}
-	}
-	return q.db.View(func(tx *bolt.Tx) error {
-		mb := tx.Bucket(bucketMeta)
-		q.count, q.bytes = int64(getU64(mb.Get(keyCount))), int64(getU64(mb.Get(keyBytes)))
-		c := tx.Bucket(bucketRecords).Cursor()
-		first, _ := c.First()
-		last, _ := c.Last()
-		if first == nil {
-			if q.count != 0 {
-				return corrupt(fmt.Sprintf("it counts %d records but holds none", q.count), nil)
-			}
-			q.nextRead = 1
-			return nil
-		}
-		q.seq, q.lastSeq, q.nextRead = keySeq(last), keySeq(last), keySeq(first)
-		return nil
-	})
-}
-
 // Path is the backlog file.
 func (q *Queue) Path() string { return q.path }
 
 func (q *Queue) notifyLocked() {
 	close(q.changed)
 	q.changed = make(chan struct{})
-}
-
-// Append stores recs as one unit, after any records appended before, and
-// returns once they are committed. It blocks while they would not fit in
-// MaxBytes, until room is made or ctx is done.
-func (q *Queue) Append(ctx context.Context, recs []Record) error {
-	res := make(chan error, 1)
-	if err := q.AppendAsync(ctx, recs, func(err error) { res <- err }); err != nil {
-		return err
-	}
-	return <-res
-}
-
-// AppendAsync waits for room like Append, hands recs to the committer and
-// returns without waiting for the commit in progress; done is then called
-// exactly once, from another goroutine, with nil once the records are
-// committed (and synced under SyncEveryCommit) or with the error that
-// prevented it. Calls from one goroutine are stored in call order. An error
-// returned by AppendAsync itself means done will not be called.
-func (q *Queue) AppendAsync(ctx context.Context, recs []Record, done func(error)) error {
-	return q.appendAsync(ctx, recs, false, done)
-}
-
-// appendAsync is AppendAsync; keepTime keeps the records' own Written times
-// (for Salvage).
-func (q *Queue) appendAsync(ctx context.Context, recs []Record, keepTime bool, done func(error)) error {
-	now := q.opts.now()
-	o := &op{puts: make([][]byte, len(recs)), done: done}
-	for i := range recs {
-		written := now
-		if keepTime && !recs[i].Written.IsZero() {
-			written = recs[i].Written
-		}
-		o.puts[i] = encodeRecord(&recs[i], written)
-		o.putBytes += int64(len(o.puts[i]))
-	}
-	if o.putBytes > q.opts.MaxBytes {
-		return &TooLargeError{Bytes: o.putBytes, MaxBytes: q.opts.MaxBytes}
-	}
-	q.mu.Lock()
-	for {
-		switch {
-		case q.closed || q.writesClosed:
-			q.mu.Unlock()
-			return ErrClosed
-		case q.fatal != nil:
-			q.mu.Unlock()
-			return q.fatal
-		}
-		if q.bytes+q.reserved+o.putBytes <= q.opts.MaxBytes {
-			if !q.queueFullLocked() {
-				break
-			}
-			// A full commit is already queued: wait for the committer to
-			// take it, so that records waiting for a slow disk stay within
-			// about two commits in memory (not MaxBytes). This is no lack
-			// of room, so it does not count as waiting.
-			ch := q.changed
-			q.mu.Unlock()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-ch:
-			}
-			q.mu.Lock()
-			continue
-		}
-		ch := q.changed
-		q.waiting++
-		q.mu.Unlock()
-		var err error
-		select {
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-ch:
-		}
-		q.mu.Lock()
-		q.waiting--
-		if err != nil {
-			q.mu.Unlock()
-			return err
-		}
-	}
-	q.reserved += o.putBytes
-	q.pending++
-	q.enqueueLocked(o)
-	q.mu.Unlock()
-	return nil
-}
-
-// enqueueLocked hands o to the committer; appends wait before it while a
-// full commit is queued, acknowledgements (small, bounded by
-// MaxLeasedRecords) do not. It wakes the committer only when
-// the queue stops being empty or holds a full commit: a committer holding a
-// commit open needs to hear of nothing in between.
-func (q *Queue) enqueueLocked(o *op) {
-	q.queue = append(q.queue, o)
-	q.queuedBytes += o.putBytes
-	if len(q.queue) == 1 || q.queueFullLocked() {
-		select {
-		case q.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-func (q *Queue) queueFullLocked() bool {
-	return len(q.queue) >= maxOpsPerCommit || q.queuedBytes >= maxBytesPerCommit
-}
-
-// take removes the next commit's ops from the queue, at least one and within
-// the commit limits. whole is true when it took the entire queue.
-func (q *Queue) take() (batch []*op, whole bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	k, size := 0, int64(0)
-	for k < len(q.queue) && k < maxOpsPerCommit && size < maxBytesPerCommit {
-		size += q.queue[k].putBytes
-		k++
-	}
-	q.queuedBytes -= size
-	q.notifyLocked() // for appends waiting for the queue to have room
-	if k == len(q.queue) {
-		batch, q.queue, q.spare = q.queue, q.spare[:0], nil
-		return batch, true
-	}
-	// The rest shares the backing array, which must then not be reused.
-	batch, q.queue = q.queue[:k:k], q.queue[k:]
-	return batch, false
-}
-
-// Full reports whether the next append of n bytes would block.
-func (q *Queue) Full(n int64) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.bytes+q.reserved+n > q.opts.MaxBytes
-}
-
-func (q *Queue) commitLoop() {
-	defer q.wg.Done()
-	delay := q.opts.CommitDelay
-	var linger *time.Timer
-	if delay > 0 {
-		linger = time.NewTimer(delay)
-		linger.Stop()
-	}
-	// Holding a commit open only pays when more writes arrive meanwhile. Two
-	// writes or more waiting when a commit starts show a stream (they came
-	// while the last commit ran), and so does a hold that gathered some: hold
-	// then. A lone write that came soon after the last commit may be the
-	// next of a stream slower than a commit, or a writer that waits for each
-	// commit and would only be slowed down: probe it with one hold, and after
-	// a probe that gathered nothing probe no more for probeRetry delays (so
-	// such a writer waits out at most one delay in probeRetry).
-	const probeRetry = 100
-	lastGain := 0
-	var lastCommit, noProbeUntil time.Time
-	stopping := false
-	for {
-		q.mu.Lock()
-		for len(q.queue) == 0 {
-			if stopping {
-				q.mu.Unlock()
-				return
-			}
-			q.mu.Unlock()
-			select {
-			case <-q.wake:
-			case <-q.stop:
-				// Close refuses new writes before this: commit what was
-				// handed over, then return.
-				stopping = true
-			}
-			q.mu.Lock()
-		}
-		queued := len(q.queue)
-		// Writers blocked on MaxBytes cannot add to a held commit, and
-		// acknowledgements in it are what would make them room.
-		hold := linger != nil && !stopping && q.waiting == 0 && !q.queueFullLocked()
-		probe := hold && queued == 1 && lastGain == 0
-		if probe {
-			now := time.Now()
-			hold = now.Sub(lastCommit) < delay && now.After(noProbeUntil)
-		}
-		if hold {
-			q.holds++
-		}
-		q.mu.Unlock()
-		if hold {
-			linger.Reset(delay)
-		gather:
-			for {
-				select {
-				case <-linger.C:
-					break gather
-				case <-q.stop:
-					stopping = true
-					break gather
-				case <-q.wake:
-					q.mu.Lock()
-					full := q.queueFullLocked()
-					q.mu.Unlock()
-					if full {
-						break gather
-					}
-				}
-			}
-			linger.Stop()
-		}
-		batch, whole := q.take()
-		lastGain = 0
-		if hold {
-			if lastGain = len(batch) - queued; lastGain <= 0 && probe {
-				noProbeUntil = time.Now().Add(probeRetry * delay)
-			}
-		}
-		q.commit(batch)
-		lastCommit = time.Now()
-		if whole {
-			clear(batch) // let the ops and their records be collected
-			q.mu.Lock()
-			q.spare = batch[:0]
-			q.mu.Unlock()
-		}
-	}
-}
-
-func (q *Queue) commit(batch []*op) {
-	q.mu.Lock()
-	err := q.fatal
-	q.mu.Unlock()
-	var dCount, dBytes int64
-	seq := q.seq
-	if err == nil {
-		err = q.safely(func() error {
-			return q.db.Update(func(tx *bolt.Tx) error {
-				rb := tx.Bucket(bucketRecords)
-				rb.FillPercent = 1.0 // keys only ever grow: pack pages full
-				mb := tx.Bucket(bucketMeta)
-				for _, o := range batch {
-					for _, v := range o.puts {
-						seq++
-						if err := rb.Put(seqKey(seq), v); err != nil {
-							return err
-						}
-						dCount++
-						dBytes += int64(len(v))
-					}
-					for _, s := range o.dels {
-						k := seqKey(s)
-						v := rb.Get(k)
-						if v == nil {
-							continue
-						}
-						dCount--
-						dBytes -= int64(len(v))
-						if err := rb.Delete(k); err != nil {
-							return err
-						}
-					}
-				}
-				count := int64(getU64(mb.Get(keyCount))) + dCount
-				bytes := int64(getU64(mb.Get(keyBytes))) + dBytes
-				return errors.Join(mb.Put(keyCount, u64(uint64(count))), mb.Put(keyBytes, u64(uint64(bytes))))
-			})
-		})
-	}
-	q.mu.Lock()
-	for _, o := range batch {
-		if len(o.puts) > 0 {
-			q.reserved -= o.putBytes
-			q.pending--
-		}
-	}
-	q.commits++
-	if err == nil {
-		q.seq = seq
-		q.lastSeq = seq
-		q.count += dCount
-		q.bytes += dBytes
-	} else if IsCorrupt(err) {
-		q.fatal = err
-	}
-	q.notifyLocked()
-	q.mu.Unlock()
-	for _, o := range batch {
-		o.done(err)
-	}
-}
-
-// safely runs fn, turning a bbolt panic (which it raises on damaged pages)
-// into a *CorruptError.
-func (q *Queue) safely(fn func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &CorruptError{Path: q.path, Reason: "bbolt failed reading it", Err: fmt.Errorf("%v", r)}
-		}
-	}()
-	return fn()
-}
-
-// Lease is records handed out by Read, to be acknowledged or released.
-type Lease struct {
-	q       *Queue
-	Records []Record
-	seqs    []uint64
-	once    sync.Once
-}
-
-// Read leases the oldest records that are neither leased nor acknowledged:
-// released records first, once their back-off has passed, then records in
-// the order they were appended. It blocks until there is one, ctx is done,
-// the Queue is closed (ErrClosed) or, after CloseWrites, every record was
-// acknowledged (ErrDrained).
-func (q *Queue) Read(ctx context.Context) (*Lease, error) {
-	q.readMu.Lock()
-	defer q.readMu.Unlock()
-	for {
-		q.mu.Lock()
-		if q.closed {
-			q.mu.Unlock()
-			return nil, ErrClosed
-		}
-		if q.fatal != nil {
-			err := q.fatal
-			q.mu.Unlock()
-			return nil, err
-		}
-		ch := q.changed
-		var timer *time.Timer
-		var wake <-chan time.Time
-		if room := q.opts.MaxLeasedRecords - q.leased; room > 0 {
-			max := min(room, q.opts.ReadRecords)
-			if len(q.retry) > 0 {
-				if d := q.retryAt.Sub(q.opts.now()); d > 0 {
-					timer = time.NewTimer(d)
-					wake = timer.C
-				} else {
-					n := min(max, len(q.retry))
-					seqs := append([]uint64(nil), q.retry[:n]...)
-					q.retry = q.retry[n:]
-					q.leased += n
-					q.mu.Unlock()
-					return q.lease(seqs, 0, 0)
-				}
-			} else if q.nextRead <= q.lastSeq {
-				from, last := q.nextRead, q.lastSeq
-				q.mu.Unlock()
-				return q.lease(nil, from, min(max, int(last-from+1)))
-			} else if q.writesClosed && q.pending == 0 && q.count == 0 {
-				q.mu.Unlock()
-				return nil, ErrDrained
-			}
-		}
-		q.mu.Unlock()
-		select {
-		case <-ctx.Done():
-		case <-ch:
-		case <-wake:
-		}
-		if timer != nil {
-			timer.Stop()
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// lease loads either the given sequence numbers or up to max records from
-// sequence number from on.
-func (q *Queue) lease(seqs []uint64, from uint64, max int) (*Lease, error) {
-	l := &Lease{q: q}
-	var got []uint64
-	err := q.safely(func() error {
-		return q.db.View(func(tx *bolt.Tx) error {
-			rb := tx.Bucket(bucketRecords)
-			add := func(k, v []byte) error {
-				r, err := decodeRecord(v)
-				if err != nil {
-					return &CorruptError{Path: q.path, Reason: fmt.Sprintf("record %d does not decode", keySeq(k)), Err: err}
-				}
-				l.Records = append(l.Records, r)
-				got = append(got, keySeq(k))
-				return nil
-			}
-			if seqs != nil {
-				for _, s := range seqs {
-					k := seqKey(s)
-					if v := rb.Get(k); v != nil {
-						if err := add(k, v); err != nil {
-							return err
-						}
-					}
-				}
-				return nil
-			}
-			c := rb.Cursor()
-			bytes := 0
-			for k, v := c.Seek(seqKey(from)); k != nil && len(got) < max && bytes < q.opts.ReadBytes; k, v = c.Next() {
-				if err := add(k, v); err != nil {
-					return err
-				}
-				bytes += len(v)
-			}
-			return nil
-		})
-	})
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if err != nil {
-		if IsCorrupt(err) {
-			q.fatal = err
-		}
-		if seqs != nil {
-			q.leased -= len(seqs)
-			q.retry = mergeSeqs(seqs, q.retry)
-		}
-		q.notifyLocked()
-		return nil, err
-	}
-	if seqs != nil {
-		q.leased -= len(seqs) - len(got)
-	} else {
-		q.leased += len(got)
-		if len(got) > 0 {
-			q.nextRead = got[len(got)-1] + 1
-		} else {
-			q.nextRead = q.lastSeq + 1
-		}
-	}
-	l.seqs = got
-	return l, nil
-}
-
-// Len is the number of records in the lease.
-func (l *Lease) Len() int { return len(l.seqs) }
-
-// Ack deletes the lease's records and returns once that is committed (and
-// synced under SyncEveryCommit); they will not be read again. If it fails the
-// records are released instead. Only the first Ack or Release of a lease
-// counts.
-func (l *Lease) Ack(ctx context.Context) error {
-	err := ErrClosed
-	l.once.Do(func() { err = l.q.ack(ctx, l.seqs) })
-	return err
-}
-
-// Release makes the lease's records readable again, ahead of newer records,
-// after the retry back-off. Only the first Ack or Release of a lease counts.
-func (l *Lease) Release() {
-	l.once.Do(func() {
-		q := l.q
-		q.mu.Lock()
-		q.releaseLocked(l.seqs)
-		q.mu.Unlock()
-	})
-}
-
-func (q *Queue) releaseLocked(seqs []uint64) {
-	q.leased -= len(seqs)
-	q.retry = mergeSeqs(seqs, q.retry)
-	q.retryAt = q.opts.now().Add(q.retryDelay)
-	q.retryDelay = min(2*q.retryDelay, q.opts.MaxRetryDelay)
-	q.notifyLocked()
-}
-
-func (q *Queue) ack(ctx context.Context, seqs []uint64) error {
-	if len(seqs) == 0 {
-		return nil
-	}
-	res := make(chan error, 1)
-	o := &op{dels: seqs, done: func(err error) {
-		q.mu.Lock()
-		if err != nil {
-			q.releaseLocked(seqs)
-		} else {
-			q.leased -= len(seqs)
-			q.retryDelay = q.opts.RetryDelay
-			q.notifyLocked()
-		}
-		q.mu.Unlock()
-		res <- err
-	}}
-	q.mu.Lock()
-	if q.closed {
-		q.releaseLocked(seqs)
-		q.mu.Unlock()
-		return ErrClosed
-	}
-	q.enqueueLocked(o)
-	q.mu.Unlock()
-	select {
-	case err := <-res:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func mergeSeqs(a, b []uint64) []uint64 {
-	out := make([]uint64, 0, len(a)+len(b))
-	out = append(append(out, a...), b...)
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
 }
 
 // Stats describes the backlog.
@@ -821,12 +194,15 @@ type Stats struct {
 	// Commits is how many write transactions were committed since Open
 	// (appends and acknowledgements share them).
 	Commits int64
+	// Damaged is how many records Read found damaged since Open (each
+	// counted once, however often it was handed out).
+	Damaged int64
 }
 
 // Stats reads the backlog's counts and its oldest record's age.
 func (q *Queue) Stats() (Stats, error) {
 	q.mu.Lock()
-	s := Stats{Records: q.count, Bytes: q.bytes, Leased: q.leased, Retrying: len(q.retry), WaitingWrites: q.waiting, Commits: q.commits}
+	s := Stats{Records: q.count, Bytes: q.bytes, Leased: q.leased, Retrying: len(q.retry), WaitingWrites: q.waiting, Commits: q.commits, Damaged: q.damaged}
 	closed := q.closed
 	q.mu.Unlock()
 	if closed {
@@ -834,8 +210,16 @@ func (q *Queue) Stats() (Stats, error) {
 	}
 	err := q.safely(func() error {
 		return q.db.View(func(tx *bolt.Tx) error {
-			if _, v := tx.Bucket(bucketRecords).Cursor().First(); v != nil {
-				s.Oldest, _ = recordWritten(v)
+			// The oldest intact record among the first few: a damaged
+			// one's time is noise.
+			c := tx.Bucket(bucketRecords).Cursor()
+			n := 0
+			for k, v := c.First(); k != nil && n < 16; k, v = c.Next() {
+				if t, ok := recordWritten(v); ok {
+					s.Oldest = t
+					break
+				}
+				n++
 			}
 			return nil
 		})
@@ -879,4 +263,16 @@ func getU64(b []byte) uint64 {
 		return 0
 	}
 	return keySeq(b)
+}
+
+// safely runs fn, turning a bbolt panic (which it raises on damaged pages),
+// or a fault on a damaged mapped page, into a *CorruptError.
+func (q *Queue) safely(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = &CorruptError{Path: q.path, Reason: "bbolt failed reading it", Err: fmt.Errorf("%v", r)}
+		}
+	}()
+	return fn()
 }

@@ -281,6 +281,27 @@ func TestSecondOpenIsRefused(t *testing.T) {
 	}
 }
 
+// TestPrepareHoldsNothing: Prepare reports what the file holds, refuses a
+// file another Queue holds, and leaves nothing open behind it.
+func TestPrepareHoldsNothing(t *testing.T) {
+	dir, _ := filled(t, 250, 10)
+	rep, err := Prepare(dir, Options{MaxBytes: 1 << 20})
+	if err != nil || !rep.Existed || !rep.Checked || rep.Stats.Records != 250 || rep.Stats.Oldest.IsZero() || rep.MetaDamage != nil {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	q := open(t, dir, Options{LockTimeout: 50 * time.Millisecond}) // at once: nothing held
+	var locked *LockedError
+	if _, err := Prepare(dir, Options{MaxBytes: 1 << 20, LockTimeout: 50 * time.Millisecond}); !errors.As(err, &locked) {
+		t.Fatalf("Prepare of a file in use: %v", err)
+	}
+	q.Close()
+	fresh := filepath.Join(t.TempDir(), "new")
+	if rep, err := Prepare(fresh, Options{MaxBytes: 1 << 20}); err != nil || rep.Existed || rep.Stats.Records != 0 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	open(t, fresh, Options{LockTimeout: 50 * time.Millisecond})
+}
+
 func wantCorrupt(t *testing.T, dir string, wants ...string) {
 	t.Helper()
 	_, err := Open(dir, Options{MaxBytes: 1 << 20})
@@ -289,7 +310,7 @@ func wantCorrupt(t *testing.T, dir string, wants ...string) {
 	}
 	msg := err.Error()
 	path := filepath.Join(dir, FileName)
-	for _, w := range append(wants, path, "move the file aside", "backlog-salvage") {
+	for _, w := range append(wants, path, "move the file aside", "currents-segment backlog salvage -from "+path+".damaged -to "+dir) {
 		if !strings.Contains(msg, w) {
 			t.Errorf("error lacks %q: %s", w, msg)
 		}
@@ -373,15 +394,28 @@ func TestDamagedFilesAreRefusedAndKept(t *testing.T) {
 		}
 		b[i+7] = 'y' // the page stays valid, the record's checksum does not
 		os.WriteFile(path, b, 0o600)
+		// The file opens (its pages are sound); the damaged record is handed
+		// out as damaged, in its place, and the queue goes on past it.
 		q := open(t, dir, Options{ReadRecords: 1})
 		ctx := ctxT(t)
 		l, err := q.Read(ctx)
 		if err != nil || string(l.Records[0].Body[:6]) != "000000" {
 			t.Fatalf("first record: %v", err)
 		}
-		_, err = q.Read(ctx)
-		if !IsCorrupt(err) || !strings.Contains(err.Error(), "record 2 does not decode") {
+		l, err = q.Read(ctx)
+		if err != nil {
 			t.Fatalf("damaged record: %v", err)
+		}
+		d := l.Records[0].Damage
+		if d == nil || d.Seq != 2 || !strings.Contains(d.Err.Error(), "checksum") || !strings.Contains(string(d.Bytes), "000001xyxx") {
+			t.Fatalf("damaged record handed out as %+v", l.Records[0])
+		}
+		if err := l.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+		l, err = q.Read(ctx)
+		if err != nil || string(l.Records[0].Body[:6]) != "000002" {
+			t.Fatalf("the record after the damaged one: %v", err)
 		}
 	})
 }

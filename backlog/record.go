@@ -16,6 +16,26 @@ type Record struct {
 	Meta []Meta
 	// Written is when the record was committed to the backlog; Append sets it.
 	Written time.Time
+	// Damage is set, on a record handed out by Read, when its stored bytes
+	// fail their checksum or do not decode; Body, Meta and Written are then
+	// empty. The record stays in the lease like any other, so that
+	// acknowledging the lease moves it out of the backlog once the caller
+	// has put it somewhere safe (a dead letter), and the queue goes on.
+	Damage *Damage
+}
+
+// Damage describes a record whose stored bytes fail their checksum or do not
+// decode.
+type Damage struct {
+	// Seq is the record's sequence number in the file.
+	Seq uint64
+	// Err says what is wrong with the bytes.
+	Err error
+	// Bytes are the stored bytes as read, for whoever wants to look at them.
+	Bytes []byte
+	// Repeat is true when this Queue handed the record out damaged before
+	// (its lease was released, not acknowledged).
+	Repeat bool
 }
 
 // Meta is one metadata entry. Kind is an opaque tag for the caller to restore
@@ -112,9 +132,10 @@ func decodeRecord(b []byte) (Record, error) {
 	return r, nil
 }
 
-// recordWritten reads only the write time of an encoded record.
+// recordWritten reads only the write time of an encoded record, if its
+// checksum holds: a damaged record's time is noise.
 func recordWritten(b []byte) (time.Time, bool) {
-	if len(b) < recordHeaderSize || b[0] != recordVersion {
+	if len(b) < recordHeaderSize+1 || b[0] != recordVersion || crc32.Checksum(b[5:], castagnoli) != binary.BigEndian.Uint32(b[1:5]) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, int64(binary.BigEndian.Uint64(b[5:13]))), true

@@ -31,17 +31,23 @@ func salvageInto(t *testing.T, path string) (SalvageReport, []int) {
 			got = append(got, i)
 		}
 	}
+	return rep, got
+}
+
+// inOrder fails unless the salvaged record numbers ascend.
+func inOrder(t *testing.T, got []int) {
+	t.Helper()
 	for i := 1; i < len(got); i++ {
 		if got[i] <= got[i-1] {
 			t.Fatalf("salvaged out of order: %d after %d", got[i], got[i-1])
 		}
 	}
-	return rep, got
 }
 
 func TestSalvageHealthyFile(t *testing.T) {
 	_, path := filled(t, 500, 300)
 	rep, got := salvageInto(t, path)
+	inOrder(t, got)
 	if rep.Scanned || rep.Copied != 500 || got[0] != 0 || got[499] != 499 {
 		t.Fatalf("%+v", rep)
 	}
@@ -51,7 +57,8 @@ func TestSalvageTruncatedFile(t *testing.T) {
 	_, path := filled(t, 2000, 500)
 	info, _ := os.Stat(path)
 	os.Truncate(path, info.Size()/2)
-	rep, _ := salvageInto(t, path)
+	rep, got := salvageInto(t, path)
+	inOrder(t, got)
 	if !rep.Scanned || rep.Copied < 500 {
 		t.Fatalf("%+v", rep)
 	}
@@ -68,7 +75,8 @@ func TestSalvageScribbledFile(t *testing.T) {
 		b[i] ^= 0xff
 	}
 	os.WriteFile(path, b, 0o600)
-	rep, _ := salvageInto(t, path)
+	rep, got := salvageInto(t, path)
+	inOrder(t, got)
 	if !rep.Scanned || rep.Copied < 1500 {
 		t.Fatalf("%+v", rep)
 	}

@@ -35,7 +35,12 @@ const (
 	metricWritten         = "buffer_disk_messages_written"
 	metricAcked           = "buffer_disk_messages_acked"
 	metricNacked          = "buffer_disk_messages_nacked"
+	metricDamaged         = "buffer_disk_records_damaged"
 )
+
+// metaDamagedSeq is set on the message that stands for a damaged record: its
+// sequence number in the buffer file.
+const metaDamagedSeq = "buffer_disk_damaged_seq"
 
 // Kinds of metadata values in the backlog, so that a message read back has
 // the same metadata types it was written with.
@@ -77,8 +82,20 @@ when it is back, without holding them in memory.
   10,000 are out for delivery at once, and counts come from the file.
 
 The buffer is one file, `+"`backlog.db`"+`, in `+"`path`"+`: a bbolt B+tree (pure Go, no cgo, single file, ordered
-keys for a FIFO, crash-safe fsync'd transactions, one writer). A damaged or truncated file stops the start-up with
-an error naming the file and how to salvage its events; it is never emptied or recreated. One process per `+"`path`"+`.
+keys for a FIFO, crash-safe fsync'd transactions, one writer). One process per `+"`path`"+`. The file is checked when
+the buffer is built and opened when the stream first uses it: a stream that never starts holds no lock and no
+goroutine, and an input is acknowledged only once the buffer is open and its write committed.
+
+- A damaged or truncated file stops the start-up with an error naming the file, what the damage costs, and the
+  salvage command (`+"`currents-segment backlog salvage`"+`); it is never emptied or recreated. A file or directory
+  the process may not write (permissions, a read-only mount) stops it with that diagnosis and the fix.
+- One record whose bytes fail their checksum does not stop the buffer: it is handed on in its place as a message
+  flagged with an error (route it with `+"`switch`"+` / `+"`check: errored()`"+` to a dead letter), whose body is
+  `+"`{\"damaged_record\":{\"seq\":N,\"damage\":\"...\",\"file\":\"...\",\"bytes_base64\":\"...\"}}`"+` and whose metadata
+  `+"`"+metaDamagedSeq+"`"+` is its sequence number; it is counted in `+"`"+metricDamaged+"`"+`, logged at ERROR, and leaves the
+  buffer once that message is acknowledged.
+- A damaged newest meta page (bbolt would silently reopen the file at the commit before) is reported at ERROR, and
+  the records of the lost commit still intact in the file are restored.
 
 On shutdown the buffer keeps delivering until it is empty or the shutdown timeout runs out; what is left stays on
 disk for the next run.
@@ -86,7 +103,8 @@ disk for the next run.
 Metrics: `+"`"+metricBacklogMessages+"`, `"+metricBacklogBytes+"`, `"+metricOldestAge+"` and `"+metricBufferFull+"`"+` (gauges,
 updated every second; `+"`"+metricBufferFull+"`"+` is 1 while a write waits for room), `+"`"+metricMaxBytes+"`"+` (the configured
 limit), `+"`"+metricWritten+"`, `"+metricAcked+"` and `"+metricNacked+"`"+` (counters, in messages: with `+"`braze_currents`"+` one
-message is one Braze request of about 100 events, as the buffer sits before the processors).`).
+message is one Braze request of about 100 events, as the buffer sits before the processors) and `+"`"+metricDamaged+"`"+`
+(damaged records found). All exist from the start, at 0.`).
 		Fields(
 			service.NewStringField(bdFieldPath).
 				Description("The directory holding the buffer file `backlog.db`; it is created if missing. Use a persistent volume: whatever is in it survives restarts and upgrades, and it must not be shared with another running process.").
@@ -114,7 +132,7 @@ message is one Braze request of about 100 events, as the buffer sits before the 
 				Default("1ms").
 				Advanced(),
 			service.NewBoolField(bdFieldCheckOnStart).
-				Description("Whether to walk every page of an existing buffer file at start-up to detect damage before anything is read from it. Takes about a second per few GB; the meta pages and the file length are checked either way.").
+				Description("Whether to walk every page of an existing buffer file's tree at start-up to detect damage before anything is read from it. Takes about a second per few GB; write access, the meta pages and the file length are checked either way. Turned off, a damaged tree can stop the process with a bbolt panic at start instead of an error naming the damage.").
 				Default(true).
 				Advanced(),
 		).
@@ -189,15 +207,28 @@ func newDiskBufferFromParsed(conf *service.ParsedConfig, mgr *service.Resources)
 		return nil, err
 	}
 	opts.SkipCheck = !check
+	return newDiskBuffer(path, opts, mgr)
+}
 
+// newDiskBuffer checks the backlog in dir and returns a buffer that opens it
+// when first used. The check (backlog.Prepare) fails the construction on a
+// damaged, locked or unwritable file, and restores a commit a damaged meta
+// page lost; it holds nothing once done. Benthos builds the buffer before
+// the pipeline and the output and never closes it when one of those fails to
+// build (as its memory buffer, which opens nothing until used): a file
+// opened here would stay locked, with its goroutines running, for the life
+// of the process.
+func newDiskBuffer(dir string, opts backlog.Options, mgr *service.Resources) (*diskBuffer, error) {
 	started := time.Now()
-	q, err := backlog.Open(path, opts)
+	rep, err := backlog.Prepare(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("disk buffer: %w", err)
 	}
 	m := mgr.Metrics()
 	b := &diskBuffer{
-		q:        q,
+		dir:      dir,
+		path:     rep.Path,
+		opts:     opts,
 		log:      mgr.Logger(),
 		messages: m.NewGauge(metricBacklogMessages),
 		bytes:    m.NewGauge(metricBacklogBytes),
@@ -206,33 +237,104 @@ func newDiskBufferFromParsed(conf *service.ParsedConfig, mgr *service.Resources)
 		written:  m.NewCounter(metricWritten),
 		acked:    m.NewCounter(metricAcked),
 		nacked:   m.NewCounter(metricNacked),
+		damaged:  m.NewCounter(metricDamaged),
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
 	m.NewGauge(metricMaxBytes).Set(opts.MaxBytes)
-	for _, c := range []*service.MetricCounter{b.written, b.acked, b.nacked} {
+	for _, c := range []*service.MetricCounter{b.written, b.acked, b.nacked, b.damaged} {
 		c.Incr(0) // export the series from the start, for rate() and alerts
 	}
-	st := b.updateGauges()
-	b.log.Infof("Disk buffer %s opened in %s: %d messages (%d bytes) waiting, of at most %d bytes", q.Path(),
-		time.Since(started).Round(time.Millisecond), st.Records, st.Bytes, opts.MaxBytes)
-	go b.gaugeLoop()
+	b.setGauges(rep.Stats)
+	if md := rep.MetaDamage; md != nil {
+		b.log.Errorf("Disk buffer %s: %s", rep.Path, md)
+	}
+	b.log.Infof("Disk buffer %s checked in %s: %d messages (%d bytes) waiting, of at most %d bytes", rep.Path,
+		time.Since(started).Round(time.Millisecond), rep.Stats.Records, rep.Stats.Bytes, opts.MaxBytes)
+	// The check just walked the file: opening it again need not.
+	b.opts.SkipCheck = true
 	return b, nil
 }
 
 // diskBuffer adapts a backlog.Queue to a Benthos buffer: WriteBatch appends
 // and acknowledges the input after the commit, ReadBatch leases, and the
-// returned ack function acknowledges (deletes) or releases the lease.
+// returned ack function acknowledges (deletes) or releases the lease. The
+// queue is opened by the first WriteBatch or ReadBatch.
 type diskBuffer struct {
-	q   *backlog.Queue
-	log *service.Logger
+	dir, path string
+	opts      backlog.Options
+	log       *service.Logger
 
-	messages, bytes, oldest, full *service.MetricGauge
-	written, acked, nacked        *service.MetricCounter
+	messages, bytes, oldest, full   *service.MetricGauge
+	written, acked, nacked, damaged *service.MetricCounter
 
-	stop, stopped chan struct{}
-	endOnce       sync.Once
+	mu         sync.Mutex
+	q          *backlog.Queue
+	opening    chan struct{} // closed when the open in progress ends
+	closed     bool
+	endOfInput bool
+
+	stop, stopped chan struct{} // the gauge loop, started with the queue
 	closeOnce     sync.Once
+}
+
+var errBufferClosed = errors.New("disk buffer: closed")
+
+// queue returns the open queue, opening it on first use. Callers that come
+// while it opens wait for it (or for ctx); a failed open is tried again by
+// the next caller.
+func (b *diskBuffer) queue(ctx context.Context) (*backlog.Queue, error) {
+	b.mu.Lock()
+	for {
+		switch {
+		case b.closed:
+			b.mu.Unlock()
+			return nil, errBufferClosed
+		case b.q != nil:
+			q := b.q
+			b.mu.Unlock()
+			return q, nil
+		case b.opening != nil:
+			ch := b.opening
+			b.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			b.mu.Lock()
+			continue
+		}
+		break
+	}
+	ch := make(chan struct{})
+	b.opening = ch
+	b.mu.Unlock()
+
+	started := time.Now()
+	q, err := backlog.Open(b.dir, b.opts)
+	if err == nil {
+		b.log.Infof("Disk buffer %s opened in %s", b.path, time.Since(started).Round(time.Millisecond))
+	}
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.opening = nil
+	close(ch)
+	if err != nil {
+		return nil, fmt.Errorf("disk buffer: %w", err)
+	}
+	if b.closed {
+		// Close came while the file opened: it waits for this.
+		_ = q.Close()
+		return nil, errBufferClosed
+	}
+	if b.endOfInput {
+		q.CloseWrites()
+	}
+	b.q = q
+	go b.gaugeLoop(q)
+	return q, nil
 }
 
 func (b *diskBuffer) WriteBatch(ctx context.Context, batch service.MessageBatch, aFn service.AckFunc) error {
@@ -250,6 +352,10 @@ func (b *diskBuffer) WriteBatch(ctx context.Context, batch service.MessageBatch,
 			return err
 		}
 	}
+	q, err := b.queue(ctx)
+	if err != nil {
+		return err
+	}
 	n := int64(len(batch))
 	done := func(err error) {
 		if err == nil {
@@ -259,7 +365,7 @@ func (b *diskBuffer) WriteBatch(ctx context.Context, batch service.MessageBatch,
 		}
 		_ = aFn(context.Background(), err)
 	}
-	err := b.q.AppendAsync(ctx, recs, done)
+	err = q.AppendAsync(ctx, recs, done)
 	if err != nil && ctx.Err() == nil {
 		var tooLarge *backlog.TooLargeError
 		if errors.As(err, &tooLarge) {
@@ -271,10 +377,16 @@ func (b *diskBuffer) WriteBatch(ctx context.Context, batch service.MessageBatch,
 }
 
 func (b *diskBuffer) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	q, err := b.queue(ctx)
+	if errors.Is(err, errBufferClosed) {
+		return nil, nil, service.ErrEndOfBuffer
+	}
+	if err != nil {
+		return nil, nil, err
+	}
 	var lease *backlog.Lease
 	for lease == nil || lease.Len() == 0 {
-		var err error
-		if lease, err = b.q.Read(ctx); err != nil {
+		if lease, err = q.Read(ctx); err != nil {
 			if errors.Is(err, backlog.ErrDrained) || errors.Is(err, backlog.ErrClosed) {
 				return nil, nil, service.ErrEndOfBuffer
 			}
@@ -283,6 +395,10 @@ func (b *diskBuffer) ReadBatch(ctx context.Context) (service.MessageBatch, servi
 	}
 	batch := make(service.MessageBatch, len(lease.Records))
 	for i, r := range lease.Records {
+		if r.Damage != nil {
+			batch[i] = b.damagedMessage(r.Damage)
+			continue
+		}
 		msg := service.NewMessage(r.Body)
 		for _, m := range r.Meta {
 			msg.MetaSetMut(m.Key, decodeMetaValue(m))
@@ -305,21 +421,72 @@ func (b *diskBuffer) ReadBatch(ctx context.Context) (service.MessageBatch, servi
 	}, nil
 }
 
+// damagedRecord is the body of the message that stands for a damaged record:
+// what a dead letter keeps of it.
+type damagedRecord struct {
+	DamagedRecord struct {
+		Seq    uint64 `json:"seq"`
+		Damage string `json:"damage"`
+		File   string `json:"file"`
+		Bytes  []byte `json:"bytes_base64"` // encoding/json writes []byte as base64
+	} `json:"damaged_record"`
+}
+
+// damagedMessage turns a record whose bytes fail their checksum into a
+// message flagged with the error, so that the pipeline's errored() route
+// takes it to the dead letter; acknowledging it moves the record out of the
+// buffer. The first time a record is handed out it is counted and logged.
+func (b *diskBuffer) damagedMessage(d *backlog.Damage) *service.Message {
+	var body damagedRecord
+	body.DamagedRecord.Seq, body.DamagedRecord.Damage = d.Seq, d.Err.Error()
+	body.DamagedRecord.File, body.DamagedRecord.Bytes = b.path, d.Bytes
+	raw, err := json.Marshal(body)
+	if err != nil {
+		raw = d.Bytes
+	}
+	msg := service.NewMessage(raw)
+	msg.MetaSetMut(metaDamagedSeq, int64(d.Seq))
+	msg.SetError(fmt.Errorf("disk buffer: record %d of %s is damaged and leaves the buffer as this message (its stored bytes are in bytes_base64): %w", d.Seq, b.path, d.Err))
+	if !d.Repeat {
+		b.damaged.Incr(1)
+		b.log.Errorf("Disk buffer %s: record %d is damaged (%v); it goes on as an errored message (metadata %s) to the dead letter, and the buffer goes on without it", b.path, d.Seq, d.Err, metaDamagedSeq)
+	}
+	return msg
+}
+
 func (b *diskBuffer) EndOfInput() {
-	b.endOnce.Do(b.q.CloseWrites)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.endOfInput = true
+	if b.q != nil {
+		b.q.CloseWrites()
+	}
 }
 
 func (b *diskBuffer) Close(ctx context.Context) error {
 	var err error
 	b.closeOnce.Do(func() {
+		b.mu.Lock()
+		b.closed = true
+		for b.opening != nil {
+			ch := b.opening
+			b.mu.Unlock()
+			<-ch
+			b.mu.Lock()
+		}
+		q := b.q
+		b.mu.Unlock()
+		if q == nil {
+			return // never used: nothing was opened
+		}
 		close(b.stop)
 		<-b.stopped
-		err = b.q.Close()
+		err = q.Close()
 	})
 	return err
 }
 
-func (b *diskBuffer) gaugeLoop() {
+func (b *diskBuffer) gaugeLoop(q *backlog.Queue) {
 	defer close(b.stopped)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -328,16 +495,14 @@ func (b *diskBuffer) gaugeLoop() {
 		case <-b.stop:
 			return
 		case <-t.C:
-			b.updateGauges()
+			if st, err := q.Stats(); err == nil {
+				b.setGauges(st)
+			}
 		}
 	}
 }
 
-func (b *diskBuffer) updateGauges() backlog.Stats {
-	st, err := b.q.Stats()
-	if err != nil {
-		return st
-	}
+func (b *diskBuffer) setGauges(st backlog.Stats) {
 	b.messages.Set(st.Records)
 	b.bytes.Set(st.Bytes)
 	age := 0.0
@@ -350,7 +515,6 @@ func (b *diskBuffer) updateGauges() backlog.Stats {
 		full = 1
 	}
 	b.full.Set(full)
-	return st
 }
 
 func encodeMetaValue(k string, v any) backlog.Meta {

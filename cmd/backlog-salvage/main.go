@@ -1,6 +1,10 @@
 // Command backlog-salvage copies the readable events of a damaged
 // currents-segment disk buffer file into a healthy buffer directory.
 //
+// The same code ships in the binary as `currents-segment backlog salvage`,
+// which is what a deployment runs (no Go toolchain needed); this command is
+// kept for checkouts and scripts that already call it.
+//
 // Stop currents-segment first (the target directory's file is locked while it
 // runs), then:
 //
@@ -34,20 +38,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	q, err := backlog.Open(*to, backlog.Options{MaxBytes: *maxBytes})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "backlog-salvage:", err)
-		os.Exit(1)
+	rep, target, err := backlog.SalvageInto(ctx, *from, *to, backlog.Options{MaxBytes: *maxBytes})
+	if err == nil || rep.Copied > 0 {
+		fmt.Println(rep.Summary(*from, target))
 	}
-	rep, err := backlog.Salvage(ctx, *from, q)
-	if cerr := q.Close(); err == nil {
-		err = cerr
-	}
-	how := "walking its tree"
-	if rep.Scanned {
-		how = "scanning its pages (some of these events may have been delivered before; Segment deduplicates them on messageId)"
-	}
-	fmt.Printf("copied %d events from %s into %s by %s; %d damaged records skipped\n", rep.Copied, *from, q.Path(), how, rep.Damaged)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "backlog-salvage:", err)
 		os.Exit(1)

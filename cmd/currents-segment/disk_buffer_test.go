@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	binenc "encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -399,4 +401,167 @@ func TestDiskBufferFullAnswers503(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests accepted before the buffer was full; 503 after; all delivered once Segment recovered", len(accepted)-1)
+}
+
+// backlogThroughTheBinary runs the production pipeline of docs/operations.md
+// while Segment rejects the write key, posts requests Braze-style (requests
+// of perRequest events, ids dmg-r<i>-<j>) and stops it with SIGTERM: the
+// requests stay in the disk buffer at bufferDir. It returns the pipeline
+// config's path.
+func backlogThroughTheBinary(t *testing.T, rc *receiver.Receiver, dir string, requests, perRequest int) string {
+	t.Helper()
+	root := repoRoot(t)
+	conf := filepath.Join(dir, "production.yaml")
+	if err := os.WriteFile(conf, []byte(docsConfig(t, filepath.Join(root, "docs", "operations.md"), "<!-- config-test: outage -->")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rc.RejectKeysFor(time.Hour)
+	p := startBrazePipeline(t, root, conf, damageEnv(rc, dir))
+	for i := 0; i < requests; i++ {
+		evs := make([]string, perRequest)
+		for j := range evs {
+			evs[j] = event(fmt.Sprintf("dmg-r%d-%d", i, j))
+		}
+		postLikeBraze(t, p.url, "damage-braze-token", []byte(`{"events":[`+strings.Join(evs, ",")+`]}`))
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(time.Minute):
+		t.Fatalf("the binary did not stop:\n%s", p.logs)
+	}
+	if rc.Count() != 0 {
+		t.Fatalf("Segment accepted %d events while rejecting the key", rc.Count())
+	}
+	return conf
+}
+
+func damageEnv(rc *receiver.Receiver, dir string) []string {
+	return exampleEnv(rc, filepath.Join(dir, "dead.jsonl"),
+		"BRAZE_CURRENTS_TOKEN=damage-braze-token", "BRAZE_LISTEN_ADDRESS=127.0.0.1:0", "HTTP_ADDRESS=127.0.0.1:0",
+		"BUFFER_PATH="+filepath.Join(dir, "buffer"))
+}
+
+// waitForEvents waits until Segment has every event of the requests but
+// those in skip.
+func waitForEvents(t *testing.T, rc *receiver.Receiver, requests, perRequest int, skip map[int]bool, logs fmt.Stringer) {
+	t.Helper()
+	want := (requests - len(skip)) * perRequest
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := rc.WaitForCount(ctx, want); err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	got := map[string]bool{}
+	for _, id := range rc.MessageIDs() {
+		got[id] = true
+	}
+	for i := 0; i < requests; i++ {
+		for j := 0; j < perRequest && !skip[i]; j++ {
+			if id := fmt.Sprintf("dmg-r%d-%d", i, j); !got[id] {
+				t.Fatalf("event %s never reached Segment", id)
+			}
+		}
+	}
+}
+
+// TestDiskBufferDamagedRecordThroughTheBinary: the attack's backlog of 3,000
+// events (30 requests) with one record's bytes flipped on disk. The
+// restarted binary delivers the 2,900 intact events, takes the damaged
+// record to the production pipeline's dead letter (stage mapping, the damage
+// as the reason, its sequence number and bytes as the event), logs it at
+// ERROR, counts it in buffer_disk_records_damaged, and goes on taking
+// requests; the backlog drains to zero.
+func TestDiskBufferDamagedRecordThroughTheBinary(t *testing.T) {
+	rc := startReceiver(t)
+	dir := t.TempDir()
+	conf := backlogThroughTheBinary(t, rc, dir, 30, 100)
+	path := filepath.Join(dir, "buffer", "backlog.db")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(raw, []byte(`"id":"dmg-r17-42"`))
+	if at < 0 {
+		t.Fatal("request 17 not found in the buffer file")
+	}
+	raw[at+12] ^= 0x01 // one bit of one event id of request 17
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	rc.ClearFaults()
+	api := freePort(t)
+	env := damageEnv(rc, dir)
+	env = append(env, "HTTP_ADDRESS="+api)
+	p := startBrazePipeline(t, repoRoot(t), conf, env)
+	waitForEvents(t, rc, 30, 100, map[int]bool{17: true}, p.logs)
+	// New requests are taken and delivered beside the damaged record.
+	postLikeBraze(t, p.url, "damage-braze-token", []byte(`{"events":[`+event("dmg-after")+`]}`))
+	waitForMetric(t, api, "buffer_disk_backlog_messages", 0)
+	if v, _ := metricValue(scrapeMetrics(t, api), "buffer_disk_records_damaged"); v != 1 {
+		t.Errorf("buffer_disk_records_damaged is %v", v)
+	}
+	dead := readDeadLetters(t, filepath.Join(dir, "dead.jsonl"))
+	if len(dead) != 1 {
+		t.Fatalf("%d dead letters, want the damaged record: %+v", len(dead), dead)
+	}
+	var ev struct {
+		DamagedRecord struct {
+			Seq    uint64 `json:"seq"`
+			Damage string `json:"damage"`
+			Bytes  []byte `json:"bytes_base64"`
+		} `json:"damaged_record"`
+	}
+	if err := json.Unmarshal(dead[0].Event, &ev); err != nil {
+		t.Fatalf("dead letter event %s: %v", dead[0].Event, err)
+	}
+	d := ev.DamagedRecord
+	if dead[0].Stage != "mapping" || !strings.Contains(dead[0].Reason, fmt.Sprintf("record %d of %s is damaged", d.Seq, path)) ||
+		!strings.Contains(d.Damage, "checksum") || !bytes.Contains(d.Bytes, []byte(`dmg-r17-0`)) {
+		t.Fatalf("dead letter %+v / %s", dead[0], dead[0].Event)
+	}
+	if logs := p.logs.String(); !strings.Contains(logs, fmt.Sprintf("record %d is damaged", d.Seq)) || !strings.Contains(logs, "level=error") {
+		t.Errorf("no ERROR log naming record %d:\n%s", d.Seq, logs)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.done
+	t.Logf("2,900 events delivered, record %d (request 17) in the dead letter", d.Seq)
+}
+
+// TestDiskBufferDamagedNewestMetaPageThroughTheBinary: bbolt silently
+// reopens a file whose newest meta page is damaged at the commit before (the
+// attack delivered 2,900 of 3,000 events, with no warning). The binary logs
+// at ERROR that the last commit was lost and restored, and delivers all
+// 3,000.
+func TestDiskBufferDamagedNewestMetaPageThroughTheBinary(t *testing.T) {
+	rc := startReceiver(t)
+	dir := t.TempDir()
+	conf := backlogThroughTheBinary(t, rc, dir, 30, 100)
+	path := filepath.Join(dir, "buffer", "backlog.db")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The meta page with the higher transaction id (bytes 48..56 of the
+	// meta, after the 16-byte page header) is the newest.
+	txid := func(page int) uint64 { return binenc.LittleEndian.Uint64(raw[page*4096+16+48:]) }
+	newest := 0
+	if txid(1) > txid(0) {
+		newest = 1
+	}
+	raw[newest*4096+16+40] ^= 0xff
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	rc.ClearFaults()
+	p := startBrazePipeline(t, repoRoot(t), conf, damageEnv(rc, dir))
+	waitForEvents(t, rc, 30, 100, nil, p.logs)
+	logs := p.logs.String()
+	if !strings.Contains(logs, fmt.Sprintf("meta page %d failed its check", newest)) || !strings.Contains(logs, "the last commit was lost") {
+		t.Errorf("the damaged meta page was not reported:\n%s", logs)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.done
 }

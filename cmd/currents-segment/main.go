@@ -35,6 +35,7 @@ func main() {
 		service.CLIOptSetVersion(Version, DateBuilt),
 		service.CLIOptSetDocumentationURL("https://github.com/currents-segment/currents-segment"),
 		service.CLIOptAddCommand(demoCommand()),
+		service.CLIOptAddCommand(backlogCommand()),
 		service.CLIOptOnLoggerInit(func(l *service.Logger) { logger = l }),
 	)
 	if err != nil {
