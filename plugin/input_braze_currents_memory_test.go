@@ -189,6 +189,9 @@ func brazeLargeBody(limit, events int) []byte {
 //
 // Run alone, with the figures: go test ./plugin/ -run BrazeCurrentsMemory -v
 func TestBrazeCurrentsMemoryBoundedByBytesAndEvents(t *testing.T) {
+	if raceEnabled {
+		t.Skip("a memory measurement means nothing under the race detector")
+	}
 	if testing.Short() {
 		t.Skip("posts 64 × 10 MiB")
 	}
