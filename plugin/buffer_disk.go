@@ -13,7 +13,8 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/currents-segment/currents-segment/backlog"
+	"github.com/currents-segment/currents-segment/internal/backlog"
+	"github.com/currents-segment/currents-segment/internal/componentname"
 )
 
 const (
@@ -154,7 +155,7 @@ output:
 }
 
 func init() {
-	err := service.RegisterBatchBuffer("disk", diskBufferSpec(),
+	err := service.RegisterBatchBuffer(componentname.DiskBuffer, diskBufferSpec(),
 		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchBuffer, error) {
 			return newDiskBufferFromParsed(conf, mgr)
 		})

@@ -19,7 +19,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/currents-segment/currents-segment/backlog"
+	"github.com/currents-segment/currents-segment/internal/backlog"
 )
 
 func TestDiskBufferConfig(t *testing.T) {

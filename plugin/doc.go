@@ -5,5 +5,7 @@
 //	import _ "github.com/currents-segment/currents-segment/plugin"
 //
 // Components: the currents_to_segment processor, the segment output, the
-// braze_currents input, the disk buffer and the prometheus metrics exporter.
+// braze_currents input and the disk buffer. The prometheus metrics exporter
+// is in plugin/prometheus, imported on its own (Redpanda Connect has one of
+// that name).
 package plugin

@@ -12,7 +12,8 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/currents-segment/currents-segment/brazehttp"
+	"github.com/currents-segment/currents-segment/internal/brazehttp"
+	"github.com/currents-segment/currents-segment/internal/componentname"
 )
 
 const (
@@ -258,7 +259,7 @@ root = [].merge(
 }
 
 func init() {
-	err := service.RegisterInput("braze_currents", brazeCurrentsInputSpec(),
+	err := service.RegisterInput(componentname.BrazeCurrentsInput, brazeCurrentsInputSpec(),
 		func(conf *service.ParsedConfig, mgr *service.Resources) (service.Input, error) {
 			return newBrazeCurrentsInputFromParsed(conf, mgr)
 		})

@@ -18,8 +18,8 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/currents-segment/currents-segment/brazehttp"
-	"github.com/currents-segment/currents-segment/segment/receiver"
+	"github.com/currents-segment/currents-segment/internal/brazehttp"
+	"github.com/currents-segment/currents-segment/internal/segment/segmenttest"
 )
 
 // The documented memory bound of braze_currents (docs/braze-currents-input.md,
@@ -218,14 +218,14 @@ func TestBrazeCurrentsMemoryBoundedByBytesAndEvents(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out := &brazeHold{release: make(chan struct{})}
 			outYAML := "braze_hold: {}"
-			var rc *receiver.Receiver
+			var rc *segmenttest.Receiver
 			if tc.segment {
 				var err error
-				if rc, err = receiver.Start("127.0.0.1:0", receiver.Config{WriteKeys: []string{"seg-key"}, CountOnly: true}); err != nil {
+				if rc, err = segmenttest.Start("127.0.0.1:0", segmenttest.Config{WriteKeys: []string{"seg-key"}, CountOnly: true}); err != nil {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { _ = rc.Close() })
-				rc.SetFault(receiver.Fault{Status: http.StatusServiceUnavailable})
+				rc.SetFault(segmenttest.Fault{Status: http.StatusServiceUnavailable})
 				outYAML = "segment:\n  write_key: seg-key\n  endpoint: " + rc.URL() + "\n  backoff: { initial_interval: 50ms, max_interval: 200ms }"
 			}
 			h := brazeStart(t, "ack_timeout: 5m\nqueue_timeout: 1m\nwrite_timeout: 7m\nread_timeout: 5m\n"+tc.extra, outYAML, func(env *service.Environment) {

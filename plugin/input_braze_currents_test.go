@@ -31,7 +31,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/currents-segment/currents-segment/segment/receiver"
+	"github.com/currents-segment/currents-segment/internal/segment/segmenttest"
 )
 
 // The token every test pipeline is configured with; it must never appear in
@@ -780,7 +780,7 @@ switch:
 // once per messageId. A delivery slower than ack_timeout is answered 503
 // too, and its retry is deduplicated by the receiver.
 func TestBrazeCurrentsDownstreamFailureRetryDeliversOncePerMessageID(t *testing.T) {
-	rc, err := receiver.Start("127.0.0.1:0", receiver.Config{WriteKeys: []string{"seg-key"}})
+	rc, err := segmenttest.Start("127.0.0.1:0", segmenttest.Config{WriteKeys: []string{"seg-key"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -796,7 +796,7 @@ segment:
 `, nil)
 
 	body := brazeEnvelopeOf("d-1", "d-2", "d-3")
-	rc.SetFault(receiver.Fault{Status: 503})
+	rc.SetFault(segmenttest.Fault{Status: 503})
 	a := h.post(brazeTestToken, body, true)
 	if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" {
 		t.Fatalf("during the outage: %s", a)
@@ -815,7 +815,7 @@ segment:
 	// Slower than ack_timeout: 503, but the first attempt lands later; the
 	// retry is answered 200 and the receiver keeps one copy of each.
 	body = brazeEnvelopeOf("s-1", "s-2")
-	rc.QueueFaults(receiver.Fault{Delay: 3 * time.Second})
+	rc.QueueFaults(segmenttest.Fault{Delay: 3 * time.Second})
 	if a := h.post(brazeTestToken, body, false); a.status != http.StatusServiceUnavailable {
 		t.Fatalf("slow delivery: %s", a)
 	}

@@ -5,13 +5,14 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/bloblang"
 
-	"github.com/currents-segment/currents-segment/currents"
+	"github.com/currents-segment/currents-segment/internal/componentname"
+	"github.com/currents-segment/currents-segment/internal/currents"
 )
 
 // lintEventTypesMethod is the Bloblang method the processor's lint rule
 // calls: Bloblang lint rules run at lint time, before any constructor, and
 // Bloblang itself cannot say which known type a misspelt one is closest to.
-const lintEventTypesMethod = "currents_unknown_event_types"
+const lintEventTypesMethod = componentname.UnknownEventTypesBloblang
 
 // Registered from a package-level initialiser, which Go runs before every
 // init function, so that the processor's spec can parse its lint rule.

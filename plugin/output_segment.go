@@ -11,7 +11,8 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/currents-segment/currents-segment/segment"
+	"github.com/currents-segment/currents-segment/internal/componentname"
+	"github.com/currents-segment/currents-segment/internal/segment"
 )
 
 const (
@@ -171,7 +172,7 @@ output:
 }
 
 func init() {
-	err := service.RegisterBatchOutput("segment", segmentOutputSpec(),
+	err := service.RegisterBatchOutput(componentname.SegmentOutput, segmentOutputSpec(),
 		func(conf *service.ParsedConfig, mgr *service.Resources) (out service.BatchOutput, policy service.BatchPolicy, maxInFlight int, err error) {
 			if maxInFlight, err = conf.FieldMaxInFlight(); err != nil {
 				return

@@ -25,8 +25,8 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
-	"github.com/currents-segment/currents-segment/segment"
-	"github.com/currents-segment/currents-segment/segment/receiver"
+	"github.com/currents-segment/currents-segment/internal/segment"
+	"github.com/currents-segment/currents-segment/internal/segment/segmenttest"
 )
 
 // ---------------------------------------------------------------- helpers
@@ -571,9 +571,9 @@ func TestSegmentOutputWriteKeyNeverLeaks(t *testing.T) {
 
 // ---------------------------------------------------------------- pipelines
 
-func segStartReceiver(t *testing.T, keys ...string) *receiver.Receiver {
+func segStartReceiver(t *testing.T, keys ...string) *segmenttest.Receiver {
 	t.Helper()
-	rc, err := receiver.Start("127.0.0.1:0", receiver.Config{WriteKeys: keys})
+	rc, err := segmenttest.Start("127.0.0.1:0", segmenttest.Config{WriteKeys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,11 +598,11 @@ func segRunStream(t *testing.T, b *service.StreamBuilder) (stop func()) {
 func TestSegmentPipelineDeliversEverythingThroughFaults(t *testing.T) {
 	rc := segStartReceiver(t, "pipeline-key")
 	rc.QueueFaults(
-		receiver.Fault{Status: 500},
-		receiver.Fault{Status: 429, RetryAfter: 1},
-		receiver.Fault{DropConnection: true},
-		receiver.Fault{Delay: 2 * time.Second},
-		receiver.Fault{Status: 502},
+		segmenttest.Fault{Status: 500},
+		segmenttest.Fault{Status: 429, RetryAfter: 1},
+		segmenttest.Fault{DropConnection: true},
+		segmenttest.Fault{Delay: 2 * time.Second},
+		segmenttest.Fault{Status: 502},
 	)
 	b := service.NewStreamBuilder()
 	b.SetLogger((&segLogBuffer{}).slog())
@@ -719,7 +719,7 @@ metrics:
 
 func TestSegmentPipelineDeadLetter(t *testing.T) {
 	rc := segStartReceiver(t, "dl-key")
-	rc.AddRule(receiver.RejectMessageID("poison", 400))
+	rc.AddRule(segmenttest.RejectMessageID("poison", 400))
 	dlq := filepath.Join(t.TempDir(), "dead-letter.jsonl")
 	b := service.NewStreamBuilder()
 	b.SetLogger((&segLogBuffer{}).slog())
@@ -810,7 +810,7 @@ fallback:
 
 func TestSegmentPipelineShutdownMidRetryAcksNothing(t *testing.T) {
 	rc := segStartReceiver(t, "sd-key")
-	rc.SetFault(receiver.Fault{Status: 503})
+	rc.SetFault(segmenttest.Fault{Status: 503})
 	b := service.NewStreamBuilder()
 	b.SetLogger((&segLogBuffer{}).slog())
 	produce, err := b.AddBatchProducerFunc()
@@ -865,7 +865,7 @@ segment:
 // BenchmarkSegmentOutputWriteBatch delivers b.N messages in batches of 250
 // to an in-process receiver, four batches in flight.
 func BenchmarkSegmentOutputWriteBatch(b *testing.B) {
-	rc := receiver.New(receiver.Config{CountOnly: true, MaxRecordedRequests: -1})
+	rc := segmenttest.New(segmenttest.Config{CountOnly: true, MaxRecordedRequests: -1})
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	conf, err := segmentOutputSpec().ParseYAML("write_key: bench\nendpoint: "+srv.URL, nil)
@@ -917,7 +917,7 @@ func BenchmarkSegmentOutputWriteBatch(b *testing.B) {
 // segOutcomePipeline is the shipped delivery pattern: segment with output
 // batching inside a fallback whose switch dead-letters what Segment refused
 // and nacks the rest. It returns a producer and the dead-letter file.
-func segOutcomePipeline(t *testing.T, rc *receiver.Receiver, key string) (produce service.MessageBatchHandlerFunc, deadLetters func() map[string]string, stop func()) {
+func segOutcomePipeline(t *testing.T, rc *segmenttest.Receiver, key string) (produce service.MessageBatchHandlerFunc, deadLetters func() map[string]string, stop func()) {
 	t.Helper()
 	dlq := filepath.Join(t.TempDir(), "dead-letter.jsonl")
 	b := service.NewStreamBuilder()
@@ -995,7 +995,7 @@ func segProduceAll(t *testing.T, produce service.MessageBatchHandlerFunc, txs []
 
 // segCheckDelivered checks that the receiver holds every id in want exactly
 // once and nothing else.
-func segCheckDelivered(t *testing.T, rc *receiver.Receiver, want map[string]bool) {
+func segCheckDelivered(t *testing.T, rc *segmenttest.Receiver, want map[string]bool) {
 	t.Helper()
 	got := map[string]int{}
 	for _, m := range rc.Messages() {
@@ -1059,7 +1059,7 @@ func TestSegmentPipelineOneInvalidMessageAmong250(t *testing.T) {
 // dead-lettered, with the stand-in's answer.
 func TestSegmentPipelinePoisonMessageIsolated(t *testing.T) {
 	rc := segStartReceiver(t, "poison-key")
-	rc.AddRule(receiver.RejectMessageID("poison", http.StatusBadRequest))
+	rc.AddRule(segmenttest.RejectMessageID("poison", http.StatusBadRequest))
 	produce, deadLetters, stop := segOutcomePipeline(t, rc, "poison-key")
 	want := map[string]bool{}
 	var txs [][][]byte
@@ -1090,7 +1090,7 @@ func TestSegmentPipelinePoisonMessageIsolated(t *testing.T) {
 // requests of at most 64 KB answers 413 to the output's 250-message
 // requests; they are split and resent, all delivered, none dead-lettered.
 func TestSegmentPipelineSmallRequestLimitLosesNothing(t *testing.T) {
-	rc, err := receiver.Start("127.0.0.1:0", receiver.Config{WriteKeys: []string{"limit-key"}, MaxRequestBytes: 64 << 10})
+	rc, err := segmenttest.Start("127.0.0.1:0", segmenttest.Config{WriteKeys: []string{"limit-key"}, MaxRequestBytes: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,9 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/currents-segment/currents-segment/currents"
+	"github.com/currents-segment/currents-segment/internal/currents"
 	"github.com/currents-segment/currents-segment/internal/samples"
-	"github.com/currents-segment/currents-segment/segment/receiver"
+	"github.com/currents-segment/currents-segment/internal/segment/segmenttest"
 )
 
 // TestPipelineDeliversEveryEventExactlyAsMapped runs generated Braze POST
@@ -46,11 +46,11 @@ func TestPipelineDeliversEveryEventExactlyAsMapped(t *testing.T) {
 
 	rc := segStartReceiver(t, "e2e-key")
 	rc.QueueFaults(
-		receiver.Fault{Status: 500},
-		receiver.Fault{Status: 429, RetryAfter: 1},
-		receiver.Fault{DropConnection: true},
-		receiver.Fault{Delay: 2 * time.Second}, // longer than the attempt timeout
-		receiver.Fault{Status: 503},
+		segmenttest.Fault{Status: 500},
+		segmenttest.Fault{Status: 429, RetryAfter: 1},
+		segmenttest.Fault{DropConnection: true},
+		segmenttest.Fault{Delay: 2 * time.Second}, // longer than the attempt timeout
+		segmenttest.Fault{Status: 503},
 	)
 	b := service.NewStreamBuilder()
 	b.SetLogger((&segLogBuffer{}).slog())

@@ -9,7 +9,8 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/currents-segment/currents-segment/currents"
+	"github.com/currents-segment/currents-segment/internal/componentname"
+	"github.com/currents-segment/currents-segment/internal/currents"
 )
 
 const (
@@ -105,7 +106,7 @@ pipeline:
 }
 
 func init() {
-	err := service.RegisterProcessor("currents_to_segment", currentsToSegmentSpec(),
+	err := service.RegisterProcessor(componentname.CurrentsToSegment, currentsToSegmentSpec(),
 		func(conf *service.ParsedConfig, mgr *service.Resources) (service.Processor, error) {
 			return newCurrentsToSegmentFromParsed(conf, mgr)
 		})

@@ -24,7 +24,7 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/currents-segment/currents-segment/backlog"
+	"github.com/currents-segment/currents-segment/internal/backlog"
 )
 
 func main() {

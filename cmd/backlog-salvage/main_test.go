@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/currents-segment/currents-segment/backlog"
+	"github.com/currents-segment/currents-segment/internal/backlog"
 )
 
 // TestSalvageCommand damages a backlog file as a truncation would, checks

@@ -7,7 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/currents-segment/currents-segment/backlog"
+	"github.com/currents-segment/currents-segment/internal/backlog"
 )
 
 // backlogCommand holds the tools for the disk buffer's backlog file, so that

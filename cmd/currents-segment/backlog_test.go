@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/currents-segment/currents-segment/backlog"
+	"github.com/currents-segment/currents-segment/internal/backlog"
 )
 
 // TestBacklogSalvageCommand follows the runbook a damaged buffer file

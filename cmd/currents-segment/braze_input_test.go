@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/currents-segment/currents-segment/segment/receiver"
+	"github.com/currents-segment/currents-segment/internal/segment/segmenttest"
 )
 
 const brazeBinToken = "bin-braze-token-7f3a"
@@ -152,7 +152,7 @@ func brazeBinPost(url string, body []byte) brazeBinAnswer {
 // not have got a 2xx. Braze then retries against a restarted process and the
 // events are delivered, once each.
 func TestBinaryBrazeInputKilledMidRequestNeverAnswers2xx(t *testing.T) {
-	rc := receiver.New(receiver.Config{WriteKeys: []string{"bin-key"}})
+	rc := segmenttest.New(segmenttest.Config{WriteKeys: []string{"bin-key"}})
 	arrived := make(chan struct{}, 100)
 	seg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -165,7 +165,7 @@ func TestBinaryBrazeInputKilledMidRequestNeverAnswers2xx(t *testing.T) {
 		seg.CloseClientConnections()
 		seg.Close()
 	}()
-	rc.SetFault(receiver.Fault{Delay: time.Minute}) // Segment hangs
+	rc.SetFault(segmenttest.Fault{Delay: time.Minute}) // Segment hangs
 
 	var events []string
 	for i := range 5 {

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/currents-segment/currents-segment/segment/receiver"
+	"github.com/currents-segment/currents-segment/internal/segment/segmenttest"
 )
 
 // The delivery guarantee through the binary: finite inputs lose nothing
@@ -59,7 +59,7 @@ func sampleIdentified(t *testing.T, root string) map[string]bool {
 // three so, then reject the write key (401) until it has answered two so,
 // then recover: a Segment outage followed by a key rotation, as the pipeline
 // sees them. The channel closes once rc is healthy again.
-func outage(t *testing.T, rc *receiver.Receiver) (done <-chan struct{}) {
+func outage(t *testing.T, rc *segmenttest.Receiver) (done <-chan struct{}) {
 	t.Helper()
 	answered := func(status int) int {
 		n := 0
@@ -75,7 +75,7 @@ func outage(t *testing.T, rc *receiver.Receiver) (done <-chan struct{}) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	rc.SetFault(receiver.Fault{Status: 503, Body: `{"error":"down"}`})
+	rc.SetFault(segmenttest.Fault{Status: 503, Body: `{"error":"down"}`})
 	ch := make(chan struct{})
 	go func() {
 		defer close(ch)
@@ -90,7 +90,7 @@ func outage(t *testing.T, rc *receiver.Receiver) (done <-chan struct{}) {
 
 // checkOutageRequests checks that the receiver really answered 503 and 401
 // during the run: otherwise the test tested nothing.
-func checkOutageRequests(t *testing.T, rc *receiver.Receiver) {
+func checkOutageRequests(t *testing.T, rc *segmenttest.Receiver) {
 	t.Helper()
 	seen := map[int]int{}
 	for _, r := range rc.Requests() {
@@ -102,7 +102,7 @@ func checkOutageRequests(t *testing.T, rc *receiver.Receiver) {
 }
 
 // checkDelivered checks that rc holds exactly want, once each.
-func checkDelivered(t *testing.T, rc *receiver.Receiver, want map[string]bool) {
+func checkDelivered(t *testing.T, rc *segmenttest.Receiver, want map[string]bool) {
 	t.Helper()
 	got := map[string]bool{}
 	for _, m := range rc.Messages() {

@@ -13,8 +13,8 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/urfave/cli/v2"
 
+	"github.com/currents-segment/currents-segment/internal/segment/segmenttest"
 	"github.com/currents-segment/currents-segment/plugin"
-	"github.com/currents-segment/currents-segment/segment/receiver"
 )
 
 // demoWriteKey is the write key the demo's local receiver accepts. It is not a
@@ -44,7 +44,7 @@ prints what the receiver accepted.`,
 }
 
 func runDemo(c *cli.Context) error {
-	recv, err := receiver.Start("127.0.0.1:0", receiver.Config{WriteKeys: []string{demoWriteKey}})
+	recv, err := segmenttest.Start("127.0.0.1:0", segmenttest.Config{WriteKeys: []string{demoWriteKey}})
 	if err != nil {
 		return fmt.Errorf("starting the local Segment receiver: %w", err)
 	}
@@ -95,7 +95,7 @@ func runDemo(c *cli.Context) error {
 	return nil
 }
 
-func printReceived(out, info io.Writer, recv *receiver.Receiver, took time.Duration, all bool) error {
+func printReceived(out, info io.Writer, recv *segmenttest.Receiver, took time.Duration, all bool) error {
 	msgs := recv.Messages()
 	if all {
 		for _, m := range msgs {

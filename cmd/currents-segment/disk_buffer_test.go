@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/currents-segment/currents-segment/segment/receiver"
+	"github.com/currents-segment/currents-segment/internal/segment/segmenttest"
 )
 
 // These tests run the real binary with the disk buffer between the
@@ -40,7 +40,7 @@ type pipeline struct {
 	config     string
 }
 
-func newPipeline(t *testing.T, rc *receiver.Receiver, bufferDir, bufferExtra, inputExtra string) pipeline {
+func newPipeline(t *testing.T, rc *segmenttest.Receiver, bufferDir, bufferExtra, inputExtra string) pipeline {
 	t.Helper()
 	p := pipeline{input: freePort(t), api: freePort(t), config: filepath.Join(t.TempDir(), "pipeline.yaml")}
 	conf := fmt.Sprintf(`
@@ -179,7 +179,7 @@ func metricValue(page, name string) (float64, bool) {
 // again; Segment recovers; every event whose request was answered 2xx
 // arrives, once. /metrics is scraped on the way.
 func TestDiskBufferSurvivesSIGKILL(t *testing.T) {
-	rc, err := receiver.Start("", receiver.Config{})
+	rc, err := segmenttest.Start("", segmenttest.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +343,7 @@ func waitForMetric(t *testing.T, api, name string, want float64) {
 // Segment is back the backlog drains and requests are taken again; every
 // event answered 2xx arrives.
 func TestDiskBufferFullAnswers503(t *testing.T) {
-	rc, err := receiver.Start("", receiver.Config{})
+	rc, err := segmenttest.Start("", segmenttest.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +408,7 @@ func TestDiskBufferFullAnswers503(t *testing.T) {
 // of perRequest events, ids dmg-r<i>-<j>) and stops it with SIGTERM: the
 // requests stay in the disk buffer at bufferDir. It returns the pipeline
 // config's path.
-func backlogThroughTheBinary(t *testing.T, rc *receiver.Receiver, dir string, requests, perRequest int) string {
+func backlogThroughTheBinary(t *testing.T, rc *segmenttest.Receiver, dir string, requests, perRequest int) string {
 	t.Helper()
 	root := repoRoot(t)
 	conf := filepath.Join(dir, "production.yaml")
@@ -436,7 +436,7 @@ func backlogThroughTheBinary(t *testing.T, rc *receiver.Receiver, dir string, re
 	return conf
 }
 
-func damageEnv(rc *receiver.Receiver, dir string) []string {
+func damageEnv(rc *segmenttest.Receiver, dir string) []string {
 	return exampleEnv(rc, filepath.Join(dir, "dead.jsonl"),
 		"BRAZE_CURRENTS_TOKEN=damage-braze-token", "BRAZE_LISTEN_ADDRESS=127.0.0.1:0", "HTTP_ADDRESS=127.0.0.1:0",
 		"BUFFER_PATH="+filepath.Join(dir, "buffer"))
@@ -444,7 +444,7 @@ func damageEnv(rc *receiver.Receiver, dir string) []string {
 
 // waitForEvents waits until Segment has every event of the requests but
 // those in skip.
-func waitForEvents(t *testing.T, rc *receiver.Receiver, requests, perRequest int, skip map[int]bool, logs fmt.Stringer) {
+func waitForEvents(t *testing.T, rc *segmenttest.Receiver, requests, perRequest int, skip map[int]bool, logs fmt.Stringer) {
 	t.Helper()
 	want := (requests - len(skip)) * perRequest
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

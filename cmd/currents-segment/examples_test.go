@@ -16,7 +16,7 @@ import (
 
 	"github.com/linkedin/goavro/v2"
 
-	"github.com/currents-segment/currents-segment/segment/receiver"
+	"github.com/currents-segment/currents-segment/internal/segment/segmenttest"
 )
 
 // Each example pipeline in config-examples/ runs here through the binary,
@@ -25,12 +25,12 @@ import (
 
 const exampleWriteKey = "example-write-key"
 
-func startReceiver(t *testing.T, keys ...string) *receiver.Receiver {
+func startReceiver(t *testing.T, keys ...string) *segmenttest.Receiver {
 	t.Helper()
 	if len(keys) == 0 {
 		keys = []string{exampleWriteKey}
 	}
-	rc, err := receiver.Start("127.0.0.1:0", receiver.Config{WriteKeys: keys})
+	rc, err := segmenttest.Start("127.0.0.1:0", segmenttest.Config{WriteKeys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func startReceiver(t *testing.T, keys ...string) *receiver.Receiver {
 	return rc
 }
 
-func exampleEnv(rc *receiver.Receiver, deadLetter string, extra ...string) []string {
+func exampleEnv(rc *segmenttest.Receiver, deadLetter string, extra ...string) []string {
 	return append([]string{
 		"SEGMENT_ENDPOINT=" + rc.URL(),
 		"SEGMENT_WRITE_KEY=" + exampleWriteKey,

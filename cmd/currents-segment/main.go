@@ -14,6 +14,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
 	"github.com/currents-segment/currents-segment/plugin"
+	_ "github.com/currents-segment/currents-segment/plugin/prometheus"
 )
 
 // Version and DateBuilt are set at build time with

@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/currents-segment/currents-segment/segment/receiver"
+	"github.com/currents-segment/currents-segment/internal/segment/segmenttest"
 )
 
 // writeKeys collects -write-key, given several times or as a comma list.
@@ -54,14 +54,14 @@ func run() error {
 	flag.Parse()
 
 	logger := log.New(os.Stderr, "segment-receiver: ", log.LstdFlags)
-	cfg := receiver.Config{WriteKeys: keys, CountOnly: *countOnly}
+	cfg := segmenttest.Config{WriteKeys: keys, CountOnly: *countOnly}
 	if !*quiet {
-		cfg.OnRequest = func(r receiver.Request) { logger.Println(describe(r)) }
+		cfg.OnRequest = func(r segmenttest.Request) { logger.Println(describe(r)) }
 	}
 	if *printMessages {
 		var mu sync.Mutex
 		enc := json.NewEncoder(os.Stdout)
-		cfg.OnMessage = func(m receiver.Message) {
+		cfg.OnMessage = func(m segmenttest.Message) {
 			mu.Lock()
 			defer mu.Unlock()
 			if err := enc.Encode(m); err != nil {
@@ -70,7 +70,7 @@ func run() error {
 		}
 	}
 
-	rc, err := receiver.Start(*address, cfg)
+	rc, err := segmenttest.Start(*address, cfg)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func run() error {
 
 // describe renders one request as a log line. The write key is shortened so
 // that a real key pointed at the receiver by mistake does not end up in logs.
-func describe(r receiver.Request) string {
+func describe(r segmenttest.Request) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %d key=%s", r.Method, r.Path, r.Status, maskKey(r.WriteKey))
 	if r.Messages > 0 {
