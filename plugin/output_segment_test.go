@@ -214,22 +214,25 @@ func segBatch(msgs ...[]byte) service.MessageBatch {
 	return b
 }
 
-// segFailedIndexes returns the indexes a *service.BatchError marks failed
-// and their errors; it fails the test when err is not a BatchError.
-func segFailedIndexes(t *testing.T, batch service.MessageBatch, err error) map[int]error {
+// segWrite writes batch with o and returns the indexes a *service.BatchError
+// marks failed, with their errors, and the error; it fails the test when a
+// failure is not a BatchError.
+func segWrite(t *testing.T, ctx context.Context, o *segmentOutput, batch service.MessageBatch) (map[int]error, error) {
 	t.Helper()
+	index := batch.Index()
+	err := o.WriteBatch(ctx, batch)
 	var bErr *service.BatchError
 	if !errors.As(err, &bErr) {
 		t.Fatalf("want a *service.BatchError, got %T: %v", err, err)
 	}
 	out := map[int]error{}
-	bErr.WalkMessages(func(i int, _ *service.Message, e error) bool {
+	bErr.WalkMessagesIndexedBy(index, func(i int, _ *service.Message, e error) bool {
 		if e != nil {
 			out[i] = e
 		}
 		return true
 	})
-	return out
+	return out, err
 }
 
 // ---------------------------------------------------------------- config
@@ -353,7 +356,7 @@ func TestSegmentOutputValidationFailsOnlyInvalidMessages(t *testing.T) {
 		fmt.Appendf(nil, `{"type":"track","event":"e","userId":"u","messageId":%q}`, strings.Repeat("m", 101)),
 		segTrack(7),
 	)
-	failed := segFailedIndexes(t, batch, o.WriteBatch(context.Background(), batch))
+	failed, _ := segWrite(t, context.Background(), o, batch)
 	want := map[int][]string{
 		1: {"message 1", `"too-big"`, `"Big"`, segment.RuleMessageSize},
 		2: {"message 2", `"no-event"`, segment.RuleEventRequired},
@@ -439,7 +442,7 @@ func TestSegmentOutputPermanentFailureFailsRequestAndMovesOn(t *testing.T) {
 	o := segNewOutput(t, "write_key: k\nendpoint: "+srv.URL+segTestFastRetry, nil)
 
 	batch := segBatch(segTrack(0), segTrack(1))
-	failed := segFailedIndexes(t, batch, o.WriteBatch(context.Background(), batch))
+	failed, _ := segWrite(t, context.Background(), o, batch)
 	if len(failed) != 2 {
 		t.Fatalf("both messages refused on their own must fail: %v", failed)
 	}
@@ -514,7 +517,7 @@ func TestSegmentOutputShutdownNacksUndelivered(t *testing.T) {
 				}
 			}()
 			batch := segBatch(segTrack(0), segTrack(1), segTrack(2))
-			failed := segFailedIndexes(t, batch, o.WriteBatch(ctx, batch))
+			failed, _ := segWrite(t, ctx, o, batch)
 			if len(failed) != 3 {
 				t.Fatalf("every undelivered message must be nacked: %v", failed)
 			}
@@ -537,8 +540,7 @@ func TestSegmentOutputWriteKeyNeverLeaks(t *testing.T) {
 	o := segNewOutput(t, "write_key: "+key+"\nendpoint: "+srv.URL+"\nmax_retry_duration: 200ms"+segTestFastRetry, logs)
 
 	batch := segBatch(segTrack(0), []byte(`{"type":"track"}`))
-	err := o.WriteBatch(context.Background(), batch)
-	failed := segFailedIndexes(t, batch, err)
+	failed, err := segWrite(t, context.Background(), o, batch)
 	if segment.ClassOf(failed[0]) != segment.ClassKeyRejected {
 		t.Fatalf("want key rejected, got %v", failed[0])
 	}
