@@ -11,6 +11,7 @@ import (
 
 	"github.com/currents-segment/currents-segment/internal/componentname"
 	"github.com/currents-segment/currents-segment/internal/currents"
+	"github.com/currents-segment/currents-segment/internal/ratelog"
 )
 
 const (
@@ -162,6 +163,7 @@ func newCurrentsToSegmentFromParsed(conf *service.ParsedConfig, mgr *service.Res
 	p := &currentsToSegment{
 		log:     mgr.Logger(),
 		run:     runTallyOf(mgr),
+		firsts:  ratelog.New(0),
 		mapped:  mgr.Metrics().NewCounter("currents_events_mapped", "event_type"),
 		skipped: mgr.Metrics().NewCounter("currents_events_skipped", "event_type", "reason"),
 		failed:  mgr.Metrics().NewCounter("currents_events_failed", "event_type", "reason"),
@@ -189,10 +191,10 @@ type currentsToSegment struct {
 
 	mapped, skipped, failed *service.MetricCounter
 
-	// logged remembers which skip and failure reasons were already logged
-	// at INFO/WARN: the first of each kind is worth a line, the millionth is
-	// noise (it is still counted, and logged at DEBUG).
-	logged sync.Map
+	// firsts lets the first skip or failure of each kind through at
+	// INFO/WARN: the first is worth a line, the millionth is noise (it is
+	// still counted, and logged at DEBUG).
+	firsts *ratelog.Limiter
 
 	// results are reused between messages: one slice per concurrent
 	// caller instead of one per message.
@@ -358,7 +360,7 @@ func (p *currentsToSegment) logOnce(key string, first, rest func(*service.Logger
 	if p.log == nil {
 		return
 	}
-	if _, seen := p.logged.LoadOrStore(key, struct{}{}); !seen {
+	if due, _ := p.firsts.Allow(key); due {
 		first(p.log)
 		return
 	}

@@ -41,6 +41,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/currents-segment/currents-segment/internal/ratelog"
 )
 
 // Header and path names of the protocol.
@@ -217,7 +219,7 @@ type Handler struct {
 	closeOnce  sync.Once
 	closed     chan struct{}
 
-	authWarn, refuseWarn, busyWarn, failWarn, probeWarn *rateLimitedLog
+	warns *ratelog.Limiter // one WARN line a minute per kind of refusal or failure
 }
 
 // New checks cfg and returns a Handler that answers 503 until SetReady, or
@@ -286,11 +288,7 @@ func New(cfg Config) (*Handler, error) {
 		obs:        cfg.Observer,
 		draining:   make(chan struct{}),
 		closed:     make(chan struct{}),
-		authWarn:   &rateLimitedLog{every: every},
-		refuseWarn: &rateLimitedLog{every: every},
-		busyWarn:   &rateLimitedLog{every: every},
-		failWarn:   &rateLimitedLog{every: every},
-		probeWarn:  &rateLimitedLog{every: every},
+		warns: ratelog.New(every),
 	}, nil
 }
 
@@ -392,8 +390,8 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, id string) 
 	}
 	if reason := h.auth.check(r.Header.Get("Authorization")); reason != "" {
 		// Answered before a byte of the body is read.
-		h.authWarn.log(h.log, func(l Logger, suppressed int) {
-			l.Warnf("Refused a request from %s with 401: %s (request %s)%s", r.RemoteAddr, reason, id, suppressedNote(suppressed, h.cfg.WarnLogInterval))
+		h.warn("auth", func(l Logger, note string) {
+			l.Warnf("Refused a request from %s with 401: %s (request %s)%s", r.RemoteAddr, reason, id, note)
 		}, func(l Logger) {
 			l.Debugf("Refused a request from %s with 401: %s (request %s)", r.RemoteAddr, reason, id)
 		})
@@ -491,8 +489,8 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, id string) 
 // logs it: Braze drops an event refused twice, so each refusal may be data
 // lost, and the operator must be able to find it by its request id.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, id string, status int, why string, extra map[string]any) string {
-	h.refuseWarn.log(h.log, func(l Logger, suppressed int) {
-		l.Warnf("Refused request %s from %s with %d: %s (Braze splits a refused batch and drops the events refused again)%s", id, r.RemoteAddr, status, why, suppressedNote(suppressed, h.cfg.WarnLogInterval))
+	h.warn("refuse", func(l Logger, note string) {
+		l.Warnf("Refused request %s from %s with %d: %s (Braze splits a refused batch and drops the events refused again)%s", id, r.RemoteAddr, status, why, note)
 	}, func(l Logger) {
 		l.Debugf("Refused request %s from %s with %d: %s", id, r.RemoteAddr, status, why)
 	})
@@ -501,8 +499,8 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, id string, stat
 
 // busy answers 429: Braze backs off and retries.
 func (h *Handler) busy(w http.ResponseWriter, r *http.Request, id, why string) string {
-	h.busyWarn.log(h.log, func(l Logger, suppressed int) {
-		l.Warnf("Answered 429 to request %s from %s, so Braze retries it later: %s%s", id, r.RemoteAddr, why, suppressedNote(suppressed, h.cfg.WarnLogInterval))
+	h.warn("busy", func(l Logger, note string) {
+		l.Warnf("Answered 429 to request %s from %s, so Braze retries it later: %s%s", id, r.RemoteAddr, why, note)
 	}, func(l Logger) {
 		l.Debugf("Answered 429 to request %s from %s: %s", id, r.RemoteAddr, why)
 	})
@@ -510,8 +508,8 @@ func (h *Handler) busy(w http.ResponseWriter, r *http.Request, id, why string) s
 }
 
 func (h *Handler) undelivered(w http.ResponseWriter, r *http.Request, id string, events int, why string) string {
-	h.failWarn.log(h.log, func(l Logger, suppressed int) {
-		l.Warnf("Answered 503 to request %s from %s (%d events), so Braze retries it: %s%s", id, r.RemoteAddr, events, why, suppressedNote(suppressed, h.cfg.WarnLogInterval))
+	h.warn("fail", func(l Logger, note string) {
+		l.Warnf("Answered 503 to request %s from %s (%d events), so Braze retries it: %s%s", id, r.RemoteAddr, events, why, note)
 	}, func(l Logger) {
 		l.Debugf("Answered 503 to request %s from %s (%d events): %s", id, r.RemoteAddr, events, why)
 	})

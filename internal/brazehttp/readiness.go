@@ -75,8 +75,8 @@ func (h *Handler) probe() {
 			return
 		case err := <-nacked:
 			timer.Stop()
-			h.probeWarn.log(h.log, func(l Logger, suppressed int) {
-				l.Warnf("The pipeline refused the readiness probe (attempt %d): %v; /ready stays 503, retrying in %s%s", attempt, err, wait, suppressedNote(suppressed, h.cfg.WarnLogInterval))
+			h.warn("probe", func(l Logger, note string) {
+				l.Warnf("The pipeline refused the readiness probe (attempt %d): %v; /ready stays 503, retrying in %s%s", attempt, err, wait, note)
 			}, func(l Logger) {
 				l.Debugf("The pipeline refused the readiness probe (attempt %d): %v; retrying in %s", attempt, err, wait)
 			})
@@ -90,8 +90,8 @@ func (h *Handler) probe() {
 			}
 			wait = min(2*wait, probeRetryMax)
 		case <-timer.C:
-			h.probeWarn.log(h.log, func(l Logger, suppressed int) {
-				l.Warnf("The pipeline has not acknowledged the readiness probe within %s (attempt %d, %s since start): /ready stays 503 until it does; sending another%s", h.cfg.AckTimeout, attempt, time.Since(start).Round(time.Millisecond), suppressedNote(suppressed, h.cfg.WarnLogInterval))
+			h.warn("probe", func(l Logger, note string) {
+				l.Warnf("The pipeline has not acknowledged the readiness probe within %s (attempt %d, %s since start): /ready stays 503 until it does; sending another%s", h.cfg.AckTimeout, attempt, time.Since(start).Round(time.Millisecond), note)
 			}, func(l Logger) {
 				l.Debugf("The pipeline has not acknowledged the readiness probe within %s (attempt %d)", h.cfg.AckTimeout, attempt)
 			})

@@ -153,12 +153,12 @@ func (s *Sender) logRetrying(r *request, class Class, d *DeliveryError) {
 		level = levelWarn
 	}
 	log := func(format string, args ...any) { s.logf(r, level, format, args...) }
-	ok, held := s.logs.allow(r.source + "|" + class.String() + "|" + strconv.Itoa(int(level)))
+	ok, held := s.logs.Allow(r.source + "|" + class.String() + "|" + strconv.Itoa(int(level)))
 	if !ok {
 		s.logf(r, levelDebug, "segment: attempt %d for %d messages of source %s failed: %s", d.Attempts, len(r.items), r.source, describeFailure(d))
 		return
 	}
-	note := heldNote(held, s.cfg.LogInterval)
+	note := s.logs.Note(held)
 	switch class {
 	case ClassKeyRejected:
 		log("segment: write key of source %s rejected with %s by %s; holding %d messages and retrying until it is accepted (fix the key or the region; nothing is dropped)%s",
@@ -173,16 +173,16 @@ func (s *Sender) logRetrying(r *request, class Class, d *DeliveryError) {
 }
 
 func (s *Sender) logRecovered(r *request, d *DeliveryError) {
-	if ok, held := s.logs.allow(r.source + "|recovered"); ok {
+	if ok, held := s.logs.Allow(r.source + "|recovered"); ok {
 		s.logf(r, levelInfo, "segment: %d messages of source %s accepted after %d attempts over %s%s",
-			len(r.items), r.source, d.Attempts, d.Elapsed.Round(time.Millisecond), heldNote(held, s.cfg.LogInterval))
+			len(r.items), r.source, d.Attempts, d.Elapsed.Round(time.Millisecond), s.logs.Note(held))
 	}
 }
 
 func (s *Sender) logRefused(r *request, d *DeliveryError) {
-	if ok, held := s.logs.allow(r.source + "|refused"); ok {
+	if ok, held := s.logs.Allow(r.source + "|refused"); ok {
 		s.logf(r, levelWarn, "segment: %s refused %d messages of source %s with %s; they go to the dead letter with the answer: %s%s",
-			s.cfg.Endpoint, len(r.items), r.source, describeFailure(d), d.Body, heldNote(held, s.cfg.LogInterval))
+			s.cfg.Endpoint, len(r.items), r.source, describeFailure(d), d.Body, s.logs.Note(held))
 	}
 }
 

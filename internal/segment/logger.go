@@ -3,8 +3,6 @@ package segment
 import (
 	"fmt"
 	"strings"
-	"sync"
-	"time"
 )
 
 // Logger is the logging the delivery code needs. *service.Logger from
@@ -70,42 +68,3 @@ type nopObserver struct{}
 func (nopObserver) Attempt(string, int, int64) {}
 func (nopObserver) KeyRejected(string)         {}
 func (nopObserver) Split(int)                  {}
-
-// logLimiter lets one line per key through per interval and counts the
-// ones it held back, so that an outage or a stream of refusals is reported
-// without flooding the log.
-type logLimiter struct {
-	every time.Duration
-
-	mu   sync.Mutex
-	last map[string]time.Time
-	held map[string]int
-}
-
-func newLogLimiter(every time.Duration) *logLimiter {
-	return &logLimiter{every: every, last: map[string]time.Time{}, held: map[string]int{}}
-}
-
-// allow reports whether a line for key may be logged now, and how many were
-// held back since the last one that was.
-func (l *logLimiter) allow(key string) (ok bool, held int) {
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if last, seen := l.last[key]; seen && now.Sub(last) < l.every {
-		l.held[key]++
-		return false, 0
-	}
-	l.last[key] = now
-	held = l.held[key]
-	delete(l.held, key)
-	return true, held
-}
-
-// heldNote describes held-back lines for the end of a log line.
-func heldNote(held int, every time.Duration) string {
-	if held == 0 {
-		return ""
-	}
-	return fmt.Sprintf(" (%d more like this in the last %s)", held, every.Round(time.Second))
-}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/currents-segment/currents-segment/internal/ratelog"
 )
 
 // Config configures a Sender. Zero values take the defaults below.
@@ -63,7 +65,7 @@ type Sender struct {
 	cfg    Config
 	ctx    context.Context // cancelled by Close: aborts every request
 	cancel context.CancelFunc
-	logs   *logLimiter
+	logs   *ratelog.Limiter
 }
 
 // NewSender checks cfg and fills its defaults.
@@ -102,7 +104,7 @@ func NewSender(cfg Config) (*Sender, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
-	s := &Sender{cfg: cfg, logs: newLogLimiter(cfg.LogInterval)}
+	s := &Sender{cfg: cfg, logs: ratelog.New(cfg.LogInterval)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
