@@ -280,15 +280,15 @@ func New(cfg Config) (*Handler, error) {
 	}
 	every := cfg.WarnLogInterval
 	return &Handler{
-		cfg:        cfg,
-		auth:       newBearer(cfg.Token),
-		adm:        &admission{maxRequests: cfg.MaxInFlight, maxEvents: cfg.MaxInFlightEvents, obs: cfg.Observer},
-		queue:      make(chan *Delivery),
-		log:        cfg.Logger,
-		obs:        cfg.Observer,
-		draining:   make(chan struct{}),
-		closed:     make(chan struct{}),
-		warns: ratelog.New(every),
+		cfg:      cfg,
+		auth:     newBearer(cfg.Token),
+		adm:      &admission{maxRequests: cfg.MaxInFlight, maxEvents: cfg.MaxInFlightEvents, obs: cfg.Observer},
+		queue:    make(chan *Delivery),
+		log:      cfg.Logger,
+		obs:      cfg.Observer,
+		draining: make(chan struct{}),
+		closed:   make(chan struct{}),
+		warns:    ratelog.New(every),
 	}, nil
 }
 
