@@ -70,7 +70,7 @@ when it is back, without holding them in memory.
 - An input's batch is acknowledged only once its messages are committed to the buffer file (and fsync'd under
   `+"`sync: always`"+`), so an event Braze saw accepted is on disk.
 - A message leaves the buffer only when the output acknowledged it. A nack (a shutdown interrupting delivery,
-  or the `+"`segment`"+` output's `+"`max_retry_duration`"+` running out when it is set) makes it readable again, ahead of
+  or the `+"`segment`"+` output's `+"`backoff.max_elapsed_time`"+` running out when it is set) makes it readable again, ahead of
   newer messages, after a back-off that grows from 100ms to 5s while nacks go on.
 - After a crash (kill -9, out of memory, power loss under `+"`sync: always`"+`) every message written and not yet
   acknowledged is delivered by the next run; a message acknowledged is never delivered again by the buffer.

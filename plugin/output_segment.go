@@ -7,8 +7,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/currents-segment/currents-segment/internal/componentname"
@@ -22,9 +22,7 @@ const (
 	sofFieldEndpoint         = "endpoint"
 	sofFieldTimeout          = "timeout"
 	sofFieldBackoff          = "backoff"
-	sofFieldBackoffInitial   = "initial_interval"
-	sofFieldBackoffMax       = "max_interval"
-	sofFieldMaxRetryDuration = "max_retry_duration"
+	sofFieldMaxRetryDuration = "max_retry_duration" // deprecated: backoff.max_elapsed_time
 	sofFieldBatching         = "batching"
 
 	// segmentDefaultPeriod is forced on a batch policy that counts messages
@@ -80,7 +78,7 @@ A write returns only once every message is accepted (2xx) or failed:
   `+"`segment_requests_split`"+`). Only a message refused on its own fails, with the status and the start of Segment's
   answer, for a dead-letter output to keep; a 413 never fails a message unless it is refused even alone.
 
-`+"`max_retry_duration`"+` can bound the holding; messages then fail after it and are nacked back to the input, which
+`+"`backoff.max_elapsed_time`"+` can bound the holding; messages then fail after it and are nacked back to the input, which
 suits only inputs that replay nacks (`+"`braze_currents`"+`, the `+"`disk`"+` buffer). On shutdown, messages not yet accepted
 are nacked, never acked; the binary then exits with code 3 and says how many. Segment deduplicates on `+"`messageId`"+`,
 so a replay of an accepted message is harmless.
@@ -110,23 +108,15 @@ Metrics: `+"`segment_messages_sent`, `segment_messages_accepted`, `segment_messa
 				Description("The limit on one HTTP attempt, from connecting to reading the answer. An attempt that times out is retried like any transient failure.").
 				Example("30s").
 				Default(segment.DefaultTimeout.String()),
-			service.NewObjectField(sofFieldBackoff,
-				service.NewDurationField(sofFieldBackoffInitial).
-					Description("The wait after the first failed attempt; it doubles after each further failure, with jitter.").
-					Example("100ms").
-					Default(segment.DefaultInitialBackoff.String()),
-				service.NewDurationField(sofFieldBackoffMax).
-					Description("The longest wait between two attempts. A `Retry-After` answer is honoured even when longer.").
-					Example("30s").
-					Default(segment.DefaultMaxBackoff.String()),
-			).
-				Description("The wait between attempts of a request that failed transiently or whose write key or endpoint was rejected, when the answer carries no `Retry-After`.").
+			service.NewBackOffField(sofFieldBackoff, true, &backoff.ExponentialBackOff{
+				InitialInterval: segment.DefaultInitialBackoff, MaxInterval: segment.DefaultMaxBackoff, MaxElapsedTime: 0,
+			}).
+				Description("The wait between the attempts of a request that failed transiently or whose write key or endpoint was rejected, when the answer carries no `Retry-After` (which is honoured even when longer): doubling from `initial_interval` to `max_interval`, with ±50% jitter. `max_elapsed_time` bounds how long a request is retried before its messages are nacked back to the input; `0s`, the default, retries until Segment accepts them. Bound it only with an input that replays nacks (`braze_currents`, the `disk` buffer): Benthos does not replay nacks to `file` or `stdin`, so a bound there gives events up (the binary then exits with code 3 and counts them).").
 				Advanced(),
 			service.NewDurationField(sofFieldMaxRetryDuration).
-				Description("How long one request is retried for transient failures or a rejected write key or endpoint before its messages are nacked back to the input. `0s`, the default, retries until Segment accepts them. Set it only with an input that replays nacks (`braze_currents`, the `disk` buffer): Benthos does not replay nacks to `file` or `stdin`, so a bound there gives up events (the binary then exits with code 3 and counts them).").
-				Example("5m").
+				Description("Deprecated: `backoff.max_elapsed_time`, which it sets when that is `0s`.").
 				Default("0s").
-				Advanced(),
+				Deprecated(),
 			service.NewOutputMaxInFlightField().Default(8),
 			service.NewBatchPolicyField(sofFieldBatching).
 				Default(map[string]any{"count": 250, "period": segmentDefaultPeriod, "byte_size": 0, "check": "", "processors": []any{}}),
@@ -217,26 +207,15 @@ func newSegmentOutputFromParsed(conf *service.ParsedConfig, mgr *service.Resourc
 	if cfg.Timeout, err = conf.FieldDuration(sofFieldTimeout); err != nil {
 		return nil, err
 	}
-	if cfg.InitialBackoff, err = conf.FieldDuration(sofFieldBackoff, sofFieldBackoffInitial); err != nil {
+	bo, err := conf.FieldBackOff(sofFieldBackoff)
+	if err != nil {
 		return nil, err
 	}
-	if cfg.MaxBackoff, err = conf.FieldDuration(sofFieldBackoff, sofFieldBackoffMax); err != nil {
-		return nil, err
-	}
-	if cfg.MaxRetryDuration, err = conf.FieldDuration(sofFieldMaxRetryDuration); err != nil {
-		return nil, err
-	}
-	for name, d := range map[string]time.Duration{sofFieldTimeout: cfg.Timeout,
-		sofFieldBackoff + "." + sofFieldBackoffInitial: cfg.InitialBackoff, sofFieldBackoff + "." + sofFieldBackoffMax: cfg.MaxBackoff} {
-		if d <= 0 {
-			return nil, fmt.Errorf("field %s must be a positive duration, got %s", name, d)
+	cfg.InitialBackoff, cfg.MaxBackoff, cfg.MaxRetryDuration = bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime
+	if cfg.MaxRetryDuration == 0 {
+		if cfg.MaxRetryDuration, err = conf.FieldDuration(sofFieldMaxRetryDuration); err != nil {
+			return nil, err
 		}
-	}
-	if cfg.MaxRetryDuration < 0 {
-		return nil, fmt.Errorf("field %s must not be negative, got %s", sofFieldMaxRetryDuration, cfg.MaxRetryDuration)
-	}
-	if cfg.MaxBackoff < cfg.InitialBackoff {
-		return nil, fmt.Errorf("field %s.%s (%s) is shorter than %s (%s)", sofFieldBackoff, sofFieldBackoffMax, cfg.MaxBackoff, sofFieldBackoffInitial, cfg.InitialBackoff)
 	}
 
 	m := mgr.Metrics()
@@ -283,6 +262,12 @@ func newSegmentOutputFromParsed(conf *service.ParsedConfig, mgr *service.Resourc
 	o.run.addOutput()
 	cfg.Observer = o
 	o.cfg = cfg
+	// The Sender checks the configuration (and owns its defaults): a mistake
+	// fails the start here rather than every Connect. It holds no goroutine
+	// until it sends.
+	if o.sender, err = segment.NewSender(cfg); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 

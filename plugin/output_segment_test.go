@@ -283,6 +283,21 @@ func TestSegmentOutputConfig(t *testing.T) {
 	if err != nil || o.cfg.MaxRetryDuration != 0 {
 		t.Fatalf("by default a request is retried until accepted: %v %v", o.cfg.MaxRetryDuration, err)
 	}
+	// The bound is backoff.max_elapsed_time; max_retry_duration, deprecated,
+	// still sets it.
+	for yaml, want := range map[string]time.Duration{
+		"write_key: k\nbackoff: { max_elapsed_time: 5m }": 5 * time.Minute,
+		"write_key: k\nmax_retry_duration: 2m":            2 * time.Minute,
+	} {
+		conf, err := segmentOutputSpec().ParseYAML(yaml, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := newSegmentOutputFromParsed(conf, service.MockResources())
+		if err != nil || o.cfg.MaxRetryDuration != want {
+			t.Errorf("%q: retry bound %s (%v), want %s", yaml, o.cfg.MaxRetryDuration, err, want)
+		}
+	}
 }
 
 func TestSegmentOutputLintRules(t *testing.T) {

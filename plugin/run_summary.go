@@ -18,7 +18,7 @@ import (
 // accounted for when it was delivered, skipped for a stated reason, or
 // dead-lettered (mapping failures and calls Segment refused); NotDelivered
 // counts the calls an output handed back to its input without a verdict
-// (shutdown interrupted them, or max_retry_duration ran out).
+// (shutdown interrupted them, or the output's backoff.max_elapsed_time ran out).
 type RunSummary struct {
 	// Read is the events decoded, Mapped the track calls made of them,
 	// MappingFailed the events flagged for the dead letter, and Skipped the

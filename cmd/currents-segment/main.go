@@ -62,7 +62,7 @@ func finish(code int, logger *service.Logger) int {
 		logf(logger, false, "Run summary: %s", sum)
 		return code
 	}
-	logf(logger, true, "Run summary: %s. %d calls were not delivered: shutdown interrupted them (or max_retry_duration ran out) and they went back to the input. The disk buffer keeps them and Braze resends its requests; a file or stdin input does not: run it again (Segment deduplicates what was already delivered, on messageId)", sum, sum.NotDelivered)
+	logf(logger, true, "Run summary: %s. %d calls were not delivered: shutdown interrupted them (or backoff.max_elapsed_time ran out) and they went back to the input. The disk buffer keeps them and Braze resends its requests; a file or stdin input does not: run it again (Segment deduplicates what was already delivered, on messageId)", sum, sum.NotDelivered)
 	if code == 0 {
 		code = exitNotDelivered
 	}

@@ -185,8 +185,7 @@ func (l *Lease) Release() {
 func (q *Queue) releaseLocked(seqs []uint64) {
 	q.leased -= len(seqs)
 	q.retry = mergeSeqs(seqs, q.retry)
-	q.retryAt = q.opts.now().Add(q.retryDelay)
-	q.retryDelay = min(2*q.retryDelay, q.opts.MaxRetryDelay)
+	q.retryAt = q.opts.now().Add(q.retryWait.NextBackOff())
 	q.notifyLocked()
 }
 
@@ -201,7 +200,7 @@ func (q *Queue) ack(ctx context.Context, seqs []uint64) error {
 			q.releaseLocked(seqs)
 		} else {
 			q.leased -= len(seqs)
-			q.retryDelay = q.opts.RetryDelay
+			q.retryWait.Reset()
 			q.notifyLocked()
 		}
 		q.mu.Unlock()

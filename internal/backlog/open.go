@@ -161,7 +161,7 @@ func openPrepared(path, dir string, opts Options, existed bool, restore *lostCom
 		return nil, boltOpenError(path, dir, existed, err)
 	}
 	q := &Queue{path: path, dir: dir, db: db, opts: opts, stop: make(chan struct{}), wake: make(chan struct{}, 1),
-		changed: make(chan struct{}), retryDelay: opts.RetryDelay, damagedSeen: map[uint64]bool{}}
+		changed: make(chan struct{}), retryWait: newRetryWait(opts), damagedSeen: map[uint64]bool{}}
 	if err := q.safely(func() error { return q.load(existed) }); err != nil {
 		closeBolt(db)
 		return nil, err

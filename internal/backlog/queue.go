@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -146,7 +147,7 @@ type Queue struct {
 	leased       int
 	retry        []uint64 // released sequence numbers, ascending
 	retryAt      time.Time
-	retryDelay   time.Duration
+	retryWait    *backoff.ExponentialBackOff // the wait before released records are read again
 	commits      int64
 	holds        int64 // commits held open for CommitDelay (for tests)
 	// damagedSeen are the damaged records handed out and not acknowledged
@@ -275,4 +276,19 @@ func (q *Queue) safely(fn func() error) (err error) {
 		}
 	}()
 	return fn()
+}
+
+// newRetryWait is the wait before released records are read again: doubling
+// from RetryDelay to MaxRetryDelay while releases go on, back to RetryDelay
+// at the next acknowledgement. No jitter: one queue, one reader.
+func newRetryWait(o Options) *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval: o.RetryDelay,
+		Multiplier:      2,
+		MaxInterval:     o.MaxRetryDelay,
+		Stop:            backoff.Stop,
+		Clock:           backoff.SystemClock,
+	}
+	b.Reset()
+	return b
 }

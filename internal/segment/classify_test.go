@@ -93,9 +93,15 @@ func TestSegmentKeyFingerprintHidesKey(t *testing.T) {
 }
 
 func TestSegmentBackoffBounds(t *testing.T) {
+	s, err := NewSender(Config{Endpoint: "http://127.0.0.1:1", InitialBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.newBackoff()
 	for attempt := 1; attempt < 20; attempt++ {
-		d := backoff(100*time.Millisecond, time.Second, attempt)
-		if d < 50*time.Millisecond || d > time.Second {
+		// ±50% jitter around a value doubling from 100ms, capped at 1s.
+		d := b.NextBackOff()
+		if d < 50*time.Millisecond || d > 1500*time.Millisecond {
 			t.Fatalf("attempt %d: %s", attempt, d)
 		}
 	}

@@ -3,10 +3,11 @@ package segment
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
 )
 
 // request is one /v1/batch request's worth of messages of one write key.
@@ -69,6 +70,7 @@ func (s *Sender) attempts(ctx context.Context, r *request) *DeliveryError {
 	}
 	n := len(raws)
 	start := time.Now()
+	wait := s.newBackoff()
 	last := &DeliveryError{Source: r.source}
 	aborted := func() *DeliveryError {
 		last.Class, last.Err, last.Elapsed = ClassAborted, context.Cause(ctx), time.Since(start)
@@ -107,19 +109,19 @@ func (s *Sender) attempts(ctx context.Context, r *request) *DeliveryError {
 		}
 		s.logRetrying(r, class, last)
 
-		wait := backoff(cfg.InitialBackoff, cfg.MaxBackoff, attempt)
+		delay := wait.NextBackOff()
 		if ra := ParseRetryAfter(res.header.Get("Retry-After"), time.Now()); ra > 0 {
-			wait = ra
+			delay = ra
 		}
 		giveUp := false
 		if cfg.MaxRetryDuration > 0 {
 			// Never retry before Retry-After, never hold longer than the
 			// bound: wait out what is left, then hand the messages back.
-			if remaining := time.Until(start.Add(cfg.MaxRetryDuration)); wait >= remaining {
-				wait, giveUp = max(remaining, 0), true
+			if remaining := time.Until(start.Add(cfg.MaxRetryDuration)); delay >= remaining {
+				delay, giveUp = max(remaining, 0), true
 			}
 		}
-		timer := time.NewTimer(wait)
+		timer := time.NewTimer(delay)
 		select {
 		case <-timer.C:
 		case <-ctx.Done():
@@ -128,7 +130,7 @@ func (s *Sender) attempts(ctx context.Context, r *request) *DeliveryError {
 		}
 		if giveUp {
 			last.Class, last.Elapsed = class, time.Since(start)
-			s.logf(r, levelError, "segment: %d messages of source %s not accepted after %d attempts over %s (%s); max_retry_duration reached, handing them back to the input undelivered (an input that does not replay nacks, such as file or stdin, does not send them again)",
+			s.logf(r, levelError, "segment: %d messages of source %s not accepted after %d attempts over %s (%s); the retry bound (backoff.max_elapsed_time) reached, handing them back to the input undelivered (an input that does not replay nacks, such as file or stdin, does not send them again)",
 				n, r.source, last.Attempts, last.Elapsed.Round(time.Millisecond), describeFailure(last))
 			return last
 		}
@@ -212,16 +214,19 @@ func (s *Sender) logf(r *request, level logLevel, format string, args ...any) {
 	}
 }
 
-// backoff is exponential from initial, capped at maxWait, with jitter in
-// [d/2, d].
-func backoff(initial, maxWait time.Duration, attempt int) time.Duration {
-	d := initial
-	for i := 1; i < attempt && d < maxWait; i++ {
-		d *= 2
+// newBackoff is the wait between the attempts of one request: Benthos's own
+// exponential backoff (the library its backoff fields configure), doubling
+// from InitialBackoff to MaxBackoff with ±50% jitter and no end of its own
+// (MaxRetryDuration is the bound, checked by attempts).
+func (s *Sender) newBackoff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     s.cfg.InitialBackoff,
+		RandomizationFactor: 0.5,
+		Multiplier:          2,
+		MaxInterval:         s.cfg.MaxBackoff,
+		Stop:                backoff.Stop,
+		Clock:               backoff.SystemClock,
 	}
-	d = min(d, maxWait)
-	if half := d / 2; half > 0 {
-		d = half + rand.N(half+1)
-	}
-	return d
+	b.Reset()
+	return b
 }

@@ -13,7 +13,8 @@ import (
 	"github.com/currents-segment/currents-segment/internal/ratelog"
 )
 
-// Config configures a Sender. Zero values take the defaults below.
+// Config configures a Sender. Zero values take the defaults below; negative
+// ones are refused.
 type Config struct {
 	// Endpoint is the origin requests go to; "/v1/batch" is appended.
 	Endpoint string
@@ -75,6 +76,11 @@ func NewSender(cfg Config) (*Sender, error) {
 		return nil, err
 	}
 	cfg.Endpoint = ep
+	for name, d := range map[string]time.Duration{"timeout": cfg.Timeout, "first backoff": cfg.InitialBackoff, "longest backoff": cfg.MaxBackoff} {
+		if d < 0 {
+			return nil, fmt.Errorf("the %s must not be negative, got %s", name, d)
+		}
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
