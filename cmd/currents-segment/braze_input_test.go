@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -9,11 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,16 +18,15 @@ import (
 
 const brazeBinToken = "bin-braze-token-7f3a"
 
-var brazeBinListenLine = regexp.MustCompile(`Receiving Braze Currents batches on (http://[^ ]+) \(`)
-
 // brazeBinary is the binary running braze_currents → currents_to_segment →
-// segment, with its combined output kept for inspection.
-type brazeBinary struct {
-	cmd  *exec.Cmd
-	url  string
-	mu   sync.Mutex
-	logs bytes.Buffer
-	done chan struct{}
+// segment, ready to take Braze's batches.
+type brazeBinary struct{ *brazePipeline }
+
+func (b *brazeBinary) output() string { return b.logs.String() }
+
+func (b *brazeBinary) kill() {
+	_ = b.cmd.Process.Kill()
+	<-b.done
 }
 
 func startBrazeBinary(t *testing.T, segmentURL string) *brazeBinary {
@@ -62,70 +57,7 @@ logger:
 	if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := &brazeBinary{done: make(chan struct{})}
-	b.cmd = exec.Command(binary, "run", conf)
-	b.cmd.Env = append(os.Environ(), "BRAZE_CURRENTS_TOKEN="+brazeBinToken)
-	pr, pw := io.Pipe()
-	b.cmd.Stdout, b.cmd.Stderr = pw, pw
-	if err := b.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			b.mu.Lock()
-			b.logs.WriteString(sc.Text() + "\n")
-			b.mu.Unlock()
-			if m := brazeBinListenLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case found <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	go func() {
-		_ = b.cmd.Wait()
-		pw.Close()
-		close(b.done)
-	}()
-	t.Cleanup(func() { b.kill() })
-	select {
-	case b.url = <-found:
-	case <-b.done:
-		t.Fatalf("the binary exited:\n%s", b.output())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the binary never logged its address:\n%s", b.output())
-	}
-	waitReady(t, strings.TrimSuffix(b.url, "/")+"/ready", b.output)
-	return b
-}
-
-// waitReady waits until the input's readiness endpoint answers 200: it
-// answers 503 until the pipeline behind it has taken its first message.
-func waitReady(t *testing.T, url string, logs func() string) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-	}
-	t.Fatalf("%s never answered 200:\n%s", url, logs())
-}
-
-func (b *brazeBinary) output() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.logs.String()
-}
-
-func (b *brazeBinary) kill() {
-	_ = b.cmd.Process.Kill()
-	<-b.done
+	return &brazeBinary{startBrazePipeline(t, dir, conf, []string{"BRAZE_CURRENTS_TOKEN=" + brazeBinToken})}
 }
 
 type brazeBinAnswer struct {

@@ -1,146 +1,21 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/currents-segment/currents-segment/internal/segment/segmenttest"
 )
 
 // The delivery guarantee through the binary: finite inputs lose nothing
 // through an outage, a rejected key makes a stopped run say what it did not
 // deliver, and a missing per-source key dead-letters that source's events.
-
-// sampleIdentified returns the ids of the bundled sample's events of
-// identified users: what the quickstart delivers.
-func sampleIdentified(t *testing.T, root string) map[string]bool {
-	t.Helper()
-	f, err := os.Open(filepath.Join(root, "testdata", "sample", "currents-http-batches.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	want := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<22)
-	for sc.Scan() {
-		var batch struct {
-			Events []struct {
-				ID   string `json:"id"`
-				User struct {
-					External string `json:"external_user_id"`
-				} `json:"user"`
-			} `json:"events"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &batch); err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range batch.Events {
-			if e.User.External != "" {
-				want[e.ID] = true
-			}
-		}
-	}
-	return want
-}
-
-// outage makes rc refuse every request with 503 until it has answered
-// three so, then reject the write key (401) until it has answered two so,
-// then recover: a Segment outage followed by a key rotation, as the pipeline
-// sees them. The channel closes once rc is healthy again.
-func outage(t *testing.T, rc *segmenttest.Receiver) (done <-chan struct{}) {
-	t.Helper()
-	answered := func(status int) int {
-		n := 0
-		for _, r := range rc.Requests() {
-			if r.Status == status {
-				n++
-			}
-		}
-		return n
-	}
-	waitFor := func(status, n int) {
-		for deadline := time.Now().Add(time.Minute); answered(status) < n && time.Now().Before(deadline); {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	rc.SetFault(segmenttest.Fault{Status: 503, Body: `{"error":"down"}`})
-	ch := make(chan struct{})
-	go func() {
-		defer close(ch)
-		waitFor(503, 3)
-		rc.RejectKeysUntil(time.Now().Add(time.Hour))
-		rc.ClearFault()
-		waitFor(401, 2)
-		rc.RejectKeysUntil(time.Now())
-	}()
-	return ch
-}
-
-// checkOutageRequests checks that the receiver really answered 503 and 401
-// during the run: otherwise the test tested nothing.
-func checkOutageRequests(t *testing.T, rc *segmenttest.Receiver) {
-	t.Helper()
-	seen := map[int]int{}
-	for _, r := range rc.Requests() {
-		seen[r.Status]++
-	}
-	if seen[503] == 0 || seen[401] == 0 {
-		t.Fatalf("the receiver answered %v: the outage did not happen", seen)
-	}
-}
-
-// checkDelivered checks that rc holds exactly want, once each.
-func checkDelivered(t *testing.T, rc *segmenttest.Receiver, want map[string]bool) {
-	t.Helper()
-	got := map[string]bool{}
-	for _, m := range rc.Messages() {
-		got[m.ID] = true
-	}
-	missing := 0
-	for id := range want {
-		if !got[id] {
-			missing++
-		}
-	}
-	if missing > 0 || len(got) != len(want) || rc.Duplicates() != 0 {
-		t.Fatalf("delivered %d of %d (%d missing, %d duplicates)", len(got), len(want), missing, rc.Duplicates())
-	}
-}
-
-var runSummaryLine = regexp.MustCompile(`Run summary: (\d+) events read: (\d+) mapped, (\d+) skipped.*?; (\d+) calls delivered, (\d+) dead-lettered, (\d+) not delivered`)
-
-// summary reads the counts of the binary's run summary from its logs.
-func summary(t *testing.T, logs string) (read, mapped, skipped, delivered, deadLettered, notDelivered int) {
-	t.Helper()
-	m := runSummaryLine.FindStringSubmatch(logs)
-	if m == nil {
-		t.Fatalf("no run summary in the logs:\n%s", tail(logs, 3000))
-	}
-	n := make([]int, 6)
-	for i := range n {
-		fmt.Sscan(m[i+1], &n[i])
-	}
-	return n[0], n[1], n[2], n[3], n[4], n[5]
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
 
 // TestQuickstartThroughAnOutageDeliversEverything: the quickstart (a file
 // input, which Benthos never replays nacks to) through a 503 window and a
@@ -174,6 +49,7 @@ func TestQuickstartThroughAnOutageDeliversEverything(t *testing.T) {
 // the events (loud, retried); SIGTERM then ends the run with exit code 3 and
 // the count of events not delivered, and nothing in the dead letter.
 func TestQuickstartWithAWrongKeyStoppedExits3(t *testing.T) {
+	skipIfShort(t)
 	root := repoRoot(t)
 	want := sampleIdentified(t, root)
 	rc := startReceiver(t) // accepts only exampleWriteKey

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,16 +23,6 @@ import (
 // These tests run the real binary with the disk buffer between the
 // braze_currents input and the segment output, against the local Segment
 // receiver.
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 type pipeline struct {
 	input, api string // addresses of the braze_currents input and Benthos's HTTP server
@@ -79,23 +68,6 @@ shutdown_timeout: 3s
 type proc struct {
 	cmd *exec.Cmd
 	out *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // start runs the binary and waits until the input answers /ready.
@@ -179,6 +151,7 @@ func metricValue(page, name string) (float64, bool) {
 // again; Segment recovers; every event whose request was answered 2xx
 // arrives, once. /metrics is scraped on the way.
 func TestDiskBufferSurvivesSIGKILL(t *testing.T) {
+	skipIfShort(t)
 	rc, err := segmenttest.Start("", segmenttest.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -473,6 +446,7 @@ func waitForEvents(t *testing.T, rc *segmenttest.Receiver, requests, perRequest 
 // ERROR, counts it in buffer_disk_records_damaged, and goes on taking
 // requests; the backlog drains to zero.
 func TestDiskBufferDamagedRecordThroughTheBinary(t *testing.T) {
+	skipIfShort(t)
 	rc := startReceiver(t)
 	dir := t.TempDir()
 	conf := backlogThroughTheBinary(t, rc, dir, 30, 100)
@@ -535,6 +509,7 @@ func TestDiskBufferDamagedRecordThroughTheBinary(t *testing.T) {
 // at ERROR that the last commit was lost and restored, and delivers all
 // 3,000.
 func TestDiskBufferDamagedNewestMetaPageThroughTheBinary(t *testing.T) {
+	skipIfShort(t)
 	rc := startReceiver(t)
 	dir := t.TempDir()
 	conf := backlogThroughTheBinary(t, rc, dir, 30, 100)

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,10 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/linkedin/goavro/v2"
-
-	"github.com/currents-segment/currents-segment/internal/segment/segmenttest"
 )
 
 // Each example pipeline in config-examples/ runs here through the binary,
@@ -24,101 +19,6 @@ import (
 // against the local Segment receiver.
 
 const exampleWriteKey = "example-write-key"
-
-func startReceiver(t *testing.T, keys ...string) *segmenttest.Receiver {
-	t.Helper()
-	if len(keys) == 0 {
-		keys = []string{exampleWriteKey}
-	}
-	rc, err := segmenttest.Start("127.0.0.1:0", segmenttest.Config{WriteKeys: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rc.Close() })
-	return rc
-}
-
-func exampleEnv(rc *segmenttest.Receiver, deadLetter string, extra ...string) []string {
-	return append([]string{
-		"SEGMENT_ENDPOINT=" + rc.URL(),
-		"SEGMENT_WRITE_KEY=" + exampleWriteKey,
-		"DEAD_LETTER_PATH=" + deadLetter,
-	}, extra...)
-}
-
-type deadLetter struct {
-	Stage  string          `json:"stage"`
-	Reason string          `json:"reason"`
-	Event  json.RawMessage `json:"event"`
-	Call   json.RawMessage `json:"call"`
-}
-
-func readDeadLetters(t *testing.T, path string) []deadLetter {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []deadLetter
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if line == "" {
-			continue
-		}
-		var d deadLetter
-		if err := json.Unmarshal([]byte(line), &d); err != nil {
-			t.Fatalf("dead letter line is not JSON: %s", line)
-		}
-		out = append(out, d)
-	}
-	return out
-}
-
-// storageEvents reads the bundled storage export with goavro and returns the
-// time of every event of an identified user, by id.
-func storageEvents(t *testing.T, dir string) (identified map[string]int64, total int) {
-	t.Helper()
-	identified = map[string]int64{}
-	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
-		if err != nil || !strings.HasSuffix(path, ".avro") {
-			return err
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r, err := goavro.NewOCFReader(bufio.NewReader(f))
-		if err != nil {
-			return err
-		}
-		for r.Scan() {
-			d, err := r.Read()
-			if err != nil {
-				return err
-			}
-			rec := d.(map[string]any)
-			total++
-			if ext, ok := rec["external_user_id"].(map[string]any); ok && ext["string"] != "" {
-				var ts int64
-				switch v := rec["time"].(type) {
-				case int32:
-					ts = int64(v)
-				case int64:
-					ts = v
-				}
-				identified[rec["id"].(string)] = ts
-			}
-		}
-		return r.Err()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return identified, total
-}
 
 func TestExampleStorageReplay(t *testing.T) {
 	root := repoRoot(t)
@@ -232,6 +132,7 @@ func TestExampleMultiWorkspace(t *testing.T) {
 }
 
 func TestExampleBrazeHTTP(t *testing.T) {
+	skipIfShort(t)
 	root := repoRoot(t)
 	rc := startReceiver(t)
 	dead := filepath.Join(t.TempDir(), "dead.jsonl")
@@ -251,7 +152,7 @@ func TestExampleBrazeHTTP(t *testing.T) {
 	var url string
 	deadline := time.Now().Add(20 * time.Second)
 	for url == "" && time.Now().Before(deadline) {
-		if m := brazeBinListenLine.FindStringSubmatch(logs.String()); m != nil {
+		if m := listenLine.FindStringSubmatch(logs.String()); m != nil {
 			url = m[1]
 		}
 		time.Sleep(50 * time.Millisecond)

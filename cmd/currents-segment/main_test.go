@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 )
 
 // These tests drive the real binary, built once, as a user would.
@@ -33,40 +30,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// repoRoot is where config-examples/ and testdata/ live.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
-func run(t *testing.T, dir string, env []string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running %v: %v", args, err)
-	}
-	return result{out.String(), errb.String(), code}
 }
 
 func TestBinaryVersion(t *testing.T) {
@@ -127,18 +90,6 @@ func TestConfigExamplesUnitTests(t *testing.T) {
 	if r.code != 0 || strings.Contains(r.stdout, "FAIL") {
 		t.Fatalf("config unit tests: %s%s", r.stdout, r.stderr)
 	}
-}
-
-// withoutSecrets is the process environment less every variable that could
-// hold a write key or a token: what a reviewer's machine or CI has.
-func withoutSecrets() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SEGMENT_WRITE_KEY") && !strings.HasPrefix(kv, "BRAZE_CURRENTS_TOKEN") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // TestConfigExamplesCheckWithoutSecrets: linting (without the environment

@@ -1,15 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,6 +16,7 @@ import (
 
 // TestExamplesThroughAnOutage runs the file-input examples.
 func TestExamplesThroughAnOutage(t *testing.T) {
+	skipIfShort(t)
 	root := repoRoot(t)
 	dir := t.TempDir()
 
@@ -77,112 +72,12 @@ func TestExamplesThroughAnOutage(t *testing.T) {
 	}
 }
 
-// docsConfig extracts the YAML block that follows marker in a markdown file.
-func docsConfig(t *testing.T, path, marker string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, after, ok := strings.Cut(string(data), marker)
-	if !ok {
-		t.Fatalf("%s has no %q block", path, marker)
-	}
-	_, after, ok = strings.Cut(after, "```yaml\n")
-	block, _, closed := strings.Cut(after, "\n```")
-	if !ok || !closed {
-		t.Fatalf("%s: no YAML block after %q", path, marker)
-	}
-	return block + "\n"
-}
-
-var listenLine = regexp.MustCompile(`Receiving Braze Currents batches on (http://[^ ]+) \(`)
-
-// brazePipeline is a binary running a braze_currents pipeline.
-type brazePipeline struct {
-	cmd  *exec.Cmd
-	logs *lockedBuffer
-	url  string
-	done chan error
-}
-
-func startBrazePipeline(t *testing.T, dir, config string, env []string) *brazePipeline {
-	t.Helper()
-	p := &brazePipeline{logs: &lockedBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(binary, "run", config)
-	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-	})
-	for deadline := time.Now().Add(20 * time.Second); p.url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if m := listenLine.FindStringSubmatch(p.logs.String()); m != nil {
-			p.url = m[1]
-		}
-	}
-	if p.url == "" {
-		t.Fatalf("the input never logged its address:\n%s", p.logs.String())
-	}
-	// The input answers 503 until every component is up; Braze retries.
-	waitReady(t, strings.TrimSuffix(p.url, "/currents")+"/ready", p.logs.String)
-	return p
-}
-
-// postLikeBraze posts body until it is answered 200, retrying 429 and 503 as
-// Braze does (sooner), and returns how many attempts it took.
-func postLikeBraze(t *testing.T, url, token string, body []byte) int {
-	t.Helper()
-	client := &http.Client{Timeout: 2 * time.Minute}
-	for attempt := 1; attempt <= 200; attempt++ {
-		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Braze-Currents-Version", "1")
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatalf("posting: %v", err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		switch resp.StatusCode {
-		case http.StatusOK:
-			return attempt
-		case http.StatusServiceUnavailable, http.StatusTooManyRequests:
-			time.Sleep(200 * time.Millisecond)
-		default:
-			t.Fatalf("answered %d", resp.StatusCode)
-		}
-	}
-	t.Fatal("never answered 200")
-	return 0
-}
-
-// sampleBatches returns the bundled sample's Braze request bodies.
-func sampleBatches(t *testing.T, root string) [][]byte {
-	t.Helper()
-	f, err := os.Open(filepath.Join(root, "testdata", "sample", "currents-http-batches.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out [][]byte
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<22)
-	for sc.Scan() {
-		out = append(out, append([]byte(nil), sc.Bytes()...))
-	}
-	return out
-}
-
 // TestBrazePipelinesThroughAnOutage runs the Braze example and the
 // production pipeline of docs/operations.md (braze_currents, disk buffer,
 // prometheus, dead letter) as written, with Braze's batches posted during
 // the outage.
 func TestBrazePipelinesThroughAnOutage(t *testing.T) {
+	skipIfShort(t)
 	root := repoRoot(t)
 	want := sampleIdentified(t, root)
 	const token = "outage-braze-token-51ab"

@@ -60,7 +60,7 @@ func TestSecondProcessOnALockedBufferNeverAnswersReady(t *testing.T) {
 			continue
 		}
 		polls++
-		resp, err := http.Get(strings.TrimSuffix(m[1], "/currents") + "/ready")
+		resp, err := http.Get(readyURL(t, m[1]))
 		if err != nil {
 			continue
 		}
