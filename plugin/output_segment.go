@@ -379,7 +379,7 @@ func (o *segmentOutput) WriteBatch(ctx context.Context, batch service.MessageBat
 func (o *segmentOutput) prepare(msg *service.Message) (segment.Message, error) {
 	raw, err := msg.AsBytes()
 	if err != nil {
-		return segment.Message{}, &segment.ValidationError{Rule: segment.RuleJSONObject, Detail: err.Error()}
+		return segment.Message{}, &segment.ValidationError{Rule: segment.RuleJSONObject, Detail: err.Error(), Err: err}
 	}
 	t, err := segment.Validate(raw)
 	if err != nil {

@@ -31,6 +31,8 @@ const (
 type ValidationError struct {
 	Rule   string
 	Detail string
+	// Err is the cause, when there is one (the JSON scanner's error).
+	Err error
 	// MessageID and Event identify the message when they could be read.
 	MessageID string
 	Event     string
@@ -43,6 +45,8 @@ func (e *ValidationError) Error() string {
 	return fmt.Sprintf("invalid Segment track (messageId %s, event %s): %s: %s",
 		quoteShort(e.MessageID), quoteShort(e.Event), e.Rule, e.Detail)
 }
+
+func (e *ValidationError) Unwrap() error { return e.Err }
 
 // Validate checks raw against the Tracking API's rules for a track call and
 // returns its identifying fields. It never modifies raw, and the returned
@@ -98,7 +102,7 @@ func Validate(raw []byte) (Track, error) {
 		err = end.End()
 	}
 	if err != nil {
-		return Track{}, &ValidationError{Rule: RuleJSONObject, Detail: "the message is not valid JSON: " + err.Error()}
+		return Track{}, &ValidationError{Rule: RuleJSONObject, Detail: "the message is not valid JSON: " + err.Error(), Err: err}
 	}
 	t := f.track()
 	t.Raw = raw

@@ -165,3 +165,14 @@ func TestSegmentValidateAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per message", n)
 	}
 }
+
+// TestValidationErrorKeepsItsCause: a message that is not JSON fails with
+// the scanner's error as its cause, which errors.As reaches.
+func TestValidationErrorKeepsItsCause(t *testing.T) {
+	_, err := Validate([]byte(`{"type":"track",`))
+	var ve *ValidationError
+	var se *jsonscan.SyntaxError
+	if !errors.As(err, &ve) || ve.Rule != RuleJSONObject || !errors.As(err, &se) {
+		t.Fatalf("want a ValidationError caused by a jsonscan.SyntaxError, got %T: %v", err, err)
+	}
+}
