@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"strconv"
@@ -39,13 +38,16 @@ const (
 	// bciDefaultAddress is not Benthos's own 0.0.0.0:4195 (metrics, /ready
 	// of the process), so both servers run side by side by default.
 	bciDefaultAddress = "0.0.0.0:8080"
-
-	// The timeouts the lint rule compares, so it applies the same defaults
-	// as the spec.
-	bciDefaultAckTimeout   = "30s"
-	bciDefaultQueueTimeout = "5s"
-	bciDefaultWriteTimeout = "90s"
 )
+
+// bciSeconds writes a default duration in seconds ("90s" rather than
+// time.Duration's "1m30s"), the way the docs and the lint messages show it.
+func bciSeconds(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return d.String()
+}
 
 // Metadata keys set on every message the input emits.
 const (
@@ -94,7 +96,10 @@ Metrics: `+"`braze_currents_requests`"+` (label `+"`status`"+`: the HTTP status,
 			service.NewStringField(bciFieldPath).
 				Description("The path Braze posts to: the path of the endpoint URL configured in Braze's custom Currents connector. Only this path is served, with `/ready` for health checks.").
 				Example("/currents").
-				Default("/"),
+				Default(brazehttp.DefaultPath).
+				// A single-field hint, so a field rule; the config is refused at
+				// start all the same (brazehttp.New).
+				LintRule(`root = if this == "`+brazehttp.ReadyPath+`" { [ "path `+brazehttp.ReadyPath+` is the input's readiness endpoint: choose another path for Braze's batches, e.g. path: /currents" ] }`),
 			service.NewStringField(bciFieldBearerToken).
 				Description("The token Braze's connector sends as `Authorization: Bearer <token>`; requests without it get 401. It is compared in constant time and never logged. Required, unless `allow_unauthenticated` is true: a configuration with neither is refused, and so is one where it resolves to an empty string (an unset environment variable does not turn authentication off).").
 				Example("${BRAZE_CURRENTS_TOKEN}").
@@ -134,41 +139,41 @@ Metrics: `+"`braze_currents_requests`"+` (label `+"`status`"+`: the HTTP status,
 			service.NewDurationField(bciFieldAckTimeout).
 				Description("How long a request waits for every one of its events to be acknowledged downstream before Braze gets 503 (and retries). Keep it below Braze's own request timeout. Events delivered after it expired are delivered again by the retry and deduplicated by Segment on `messageId`.").
 				Example("1m").
-				Default(bciDefaultAckTimeout),
+				Default(bciSeconds(brazehttp.DefaultAckTimeout)),
 			service.NewDurationField(bciFieldQueueTimeout).
 				Description("How long a valid request waits for the pipeline to take it before Braze gets 503 with `Retry-After`. The pipeline stops taking messages when its outputs are saturated: this is the backpressure Braze sees.").
 				Example("2s").
-				Default(bciDefaultQueueTimeout).
+				Default(bciSeconds(brazehttp.DefaultQueueTimeout)).
 				Advanced(),
 			service.NewDurationField(bciFieldRetryAfter).
 				Description("The `Retry-After` of 429 and 503 answers, in whole seconds (rounded up).").
 				Example("30s").
-				Default("5s").
+				Default(bciSeconds(brazehttp.DefaultRetryAfter)).
 				Advanced(),
 			service.NewDurationField(bciFieldReadHeaderTimeout).
 				Description("How long a client may take to send the request headers.").
 				Example("5s").
-				Default("10s").
+				Default(bciSeconds(brazehttp.DefaultReadHeaderTimeout)).
 				Advanced(),
 			service.NewDurationField(bciFieldReadTimeout).
 				Description("How long a client may take to send a whole request, headers and body.").
 				Example("1m").
-				Default("30s").
+				Default(bciSeconds(brazehttp.DefaultReadTimeout)).
 				Advanced(),
 			service.NewDurationField(bciFieldWriteTimeout).
 				Description("How long a request may take from the end of its headers to the end of its answer: reading the body, waiting for the pipeline and for delivery. It must exceed `queue_timeout` + `ack_timeout`, so that an undelivered request is answered 503 rather than cut off.").
 				Example("2m").
-				Default(bciDefaultWriteTimeout).
+				Default(bciSeconds(brazehttp.DefaultWriteTimeout)).
 				Advanced(),
 			service.NewDurationField(bciFieldIdleTimeout).
 				Description("How long a keep-alive connection may stay idle between requests.").
 				Example("2m").
-				Default("60s").
+				Default(bciSeconds(brazehttp.DefaultIdleTimeout)).
 				Advanced(),
 			service.NewDurationField(bciFieldShutdownTimeout).
 				Description("On shutdown, once Benthos has waited for the requests in the pipeline (its own `shutdown_timeout`), how long the input waits for their answers to be written before closing the connections.").
 				Example("5s").
-				Default("10s").
+				Default(bciSeconds(brazehttp.DefaultShutdownTimeout)).
 				Advanced(),
 		).
 		// One rule: a later LintRule call replaces an earlier one.
@@ -196,21 +201,24 @@ output:
 `)
 }
 
-// bciLintRule reports, before start, the mistakes the constructor would
-// refuse at start and that need more than one field to see. Durations are
-// parsed here with core Bloblang only: parse_duration belongs to the pure
-// bundle, which may not be registered yet when this spec is built (or at
-// all, in a binary without it), and a rule that fails to parse fails every
-// config.
+// bciLintRule reports, before start, the mistakes brazehttp.New refuses at
+// start that need more than one field to see; the single-field one (path)
+// is the path field's own rule. Durations are parsed here with core Bloblang
+// only: parse_duration belongs to the pure bundle, which may not be
+// registered yet when this spec is built (or at all, in a binary without
+// it), and a rule that fails to parse fails every config. A field left out
+// has no value here, so the rule applies the spec's defaults itself.
 func bciLintRule() string {
 	return strings.NewReplacer(
 		"$ACK_FIELD", bciFieldAckTimeout, "$QUEUE_FIELD", bciFieldQueueTimeout, "$WRITE_FIELD", bciFieldWriteTimeout,
-		"$ACK_DEFAULT", strconv.Quote(bciDefaultAckTimeout), "$QUEUE_DEFAULT", strconv.Quote(bciDefaultQueueTimeout),
-		"$WRITE_DEFAULT", strconv.Quote(bciDefaultWriteTimeout),
-		"$READY_PATH", brazehttp.ReadyPath,
+		"$ACK_DEFAULT", strconv.Quote(bciSeconds(brazehttp.DefaultAckTimeout)),
+		"$QUEUE_DEFAULT", strconv.Quote(bciSeconds(brazehttp.DefaultQueueTimeout)),
+		"$WRITE_DEFAULT", strconv.Quote(bciSeconds(brazehttp.DefaultWriteTimeout)),
 		"$PER_REQUEST_FIELD", bciFieldMaxEventsPerRequest, "$IN_FLIGHT_FIELD", bciFieldMaxInFlightEvents,
 		"$PER_REQUEST_DEFAULT", strconv.Itoa(brazehttp.DefaultMaxEventsPerRequest),
 		"$IN_FLIGHT_DEFAULT", strconv.Itoa(brazehttp.DefaultMaxInFlightEvents),
+		"$CERT_FIELD", bciFieldCertFile, "$KEY_FIELD", bciFieldKeyFile,
+		"$TOKEN_FIELD", bciFieldBearerToken, "$UNAUTH_FIELD", bciFieldAllowUnauthenticated,
 	).Replace(`
 # Only Bloblang's core methods: those of the pure bundle (concat,
 # parse_duration) register after this package initialises in a binary, so
@@ -235,16 +243,12 @@ let write = $write_s.apply("nanoseconds").catch(0)
 let per_request = this.$PER_REQUEST_FIELD.or($PER_REQUEST_DEFAULT)
 let in_flight = this.$IN_FLIGHT_FIELD.or($IN_FLIGHT_DEFAULT)
 root = [].merge(
-  if (this.cert_file.or("") != "") != (this.key_file.or("") != "") {
-    [ "cert_file and key_file must be set together" ]
+  if (this.$CERT_FIELD.or("") != "") != (this.$KEY_FIELD.or("") != "") {
+    [ "$CERT_FIELD and $KEY_FIELD must be set together" ]
   } else { [] }
 ).merge(
-  if this.exists("bearer_token") && this.allow_unauthenticated.or(false) == true {
-    [ "bearer_token and allow_unauthenticated: true cannot be combined" ]
-  } else { [] }
-).merge(
-  if this.path.or("/") == "$READY_PATH" {
-    [ "path $READY_PATH is the input's readiness endpoint: choose another path for Braze's batches, e.g. path: /currents" ]
+  if this.exists("$TOKEN_FIELD") && this.$UNAUTH_FIELD.or(false) == true {
+    [ "$TOKEN_FIELD and $UNAUTH_FIELD: true cannot be combined" ]
   } else { [] }
 ).merge(
   if $ack > 0 && $queue > 0 && $write > 0 && $write <= $ack + $queue {
@@ -268,13 +272,16 @@ func init() {
 	}
 }
 
+// newBrazeCurrentsInputFromParsed reads the fields into a brazehttp.Config
+// and leaves checking it to brazehttp.New, which owns the rules and the
+// defaults.
 func newBrazeCurrentsInputFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (*brazeCurrentsInput, error) {
 	in := &brazeCurrentsInput{log: mgr.Logger()}
 	var err error
 	if in.address, err = conf.FieldString(bciFieldAddress); err != nil {
 		return nil, err
 	}
-	hc := brazehttp.Config{Logger: mgr.Logger()}
+	hc := brazehttp.Config{Logger: mgr.Logger(), Observer: in}
 	if hc.Path, err = conf.FieldString(bciFieldPath); err != nil {
 		return nil, err
 	}
@@ -287,91 +294,65 @@ func newBrazeCurrentsInputFromParsed(conf *service.ParsedConfig, mgr *service.Re
 	if hc.AllowUnauthenticated, err = conf.FieldBool(bciFieldAllowUnauthenticated); err != nil {
 		return nil, err
 	}
-	switch {
-	case hc.Token == "" && !hc.AllowUnauthenticated:
-		if conf.Contains(bciFieldBearerToken) {
-			return nil, errors.New("field bearer_token is empty (is its environment variable set?): set it to the token Braze's Currents connector sends, or set allow_unauthenticated: true to accept requests without a token")
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{bciFieldCertFile, &hc.CertFile}, {bciFieldKeyFile, &hc.KeyFile}} {
+		if !conf.Contains(f.name) {
+			continue
 		}
-		return nil, errors.New("no bearer_token: set bearer_token to the token Braze's Currents connector sends, or set allow_unauthenticated: true to accept requests without a token")
-	case hc.Token != "" && hc.AllowUnauthenticated:
-		return nil, errors.New("bearer_token and allow_unauthenticated: true cannot be combined: remove one")
-	}
-
-	certSet, keySet := conf.Contains(bciFieldCertFile), conf.Contains(bciFieldKeyFile)
-	if certSet != keySet {
-		return nil, errors.New("cert_file and key_file must be set together")
-	}
-	if certSet {
-		certFile, err := conf.FieldString(bciFieldCertFile)
-		if err != nil {
+		if *f.dst, err = conf.FieldString(f.name); err != nil {
 			return nil, err
 		}
-		keyFile, err := conf.FieldString(bciFieldKeyFile)
-		if err != nil {
-			return nil, err
+		// To brazehttp an empty file name is no TLS: a field written but
+		// resolving empty (an unset environment variable) must not turn
+		// HTTPS off, and only here is it known to have been written.
+		if *f.dst == "" {
+			return nil, fmt.Errorf("field %s is empty (is its environment variable set?): set it to a PEM file, or remove %s and %s to serve plain HTTP", f.name, bciFieldCertFile, bciFieldKeyFile)
 		}
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("loading cert_file and key_file: %w", err)
-		}
-		in.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
-	maxBody, err := conf.FieldInt(bciFieldMaxBodyBytes)
-	if err != nil {
-		return nil, err
-	}
-	if maxBody <= 0 {
-		return nil, fmt.Errorf("field %s must be positive, got %d", bciFieldMaxBodyBytes, maxBody)
+	var maxBody int
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{
+		{bciFieldMaxBodyBytes, &maxBody},
+		{bciFieldMaxInFlightRequests, &hc.MaxInFlight},
+		{bciFieldMaxInFlightEvents, &hc.MaxInFlightEvents},
+		{bciFieldMaxEventsPerRequest, &hc.MaxEventsPerRequest},
+	} {
+		if *f.dst, err = conf.FieldInt(f.name); err != nil {
+			return nil, err
+		}
+		// brazehttp.Config reads a zero as "the default"; in YAML a field
+		// left out has its default already, so a 0 written there is a
+		// mistake (it is not "unlimited"), which must not silently become
+		// the default. Negative values are New's to refuse.
+		if *f.dst == 0 {
+			return nil, fmt.Errorf("field %s must be positive, got 0", f.name)
+		}
 	}
 	hc.MaxBodyBytes = int64(maxBody)
-	if hc.MaxInFlight, err = conf.FieldInt(bciFieldMaxInFlightRequests); err != nil {
-		return nil, err
-	}
-	if hc.MaxInFlight <= 0 {
-		return nil, fmt.Errorf("field %s must be positive, got %d", bciFieldMaxInFlightRequests, hc.MaxInFlight)
-	}
-	if hc.MaxInFlightEvents, err = conf.FieldInt(bciFieldMaxInFlightEvents); err != nil {
-		return nil, err
-	}
-	if hc.MaxInFlightEvents <= 0 {
-		return nil, fmt.Errorf("field %s must be positive, got %d", bciFieldMaxInFlightEvents, hc.MaxInFlightEvents)
-	}
-	if hc.MaxEventsPerRequest, err = conf.FieldInt(bciFieldMaxEventsPerRequest); err != nil {
-		return nil, err
-	}
-	if hc.MaxEventsPerRequest <= 0 {
-		return nil, fmt.Errorf("field %s must be positive, got %d", bciFieldMaxEventsPerRequest, hc.MaxEventsPerRequest)
-	}
-	if hc.MaxEventsPerRequest > hc.MaxInFlightEvents {
-		return nil, fmt.Errorf("field %s (%d) must not exceed %s (%d): a request with more events than fit in flight would be answered 429 forever",
-			bciFieldMaxEventsPerRequest, hc.MaxEventsPerRequest, bciFieldMaxInFlightEvents, hc.MaxInFlightEvents)
-	}
-
-	durations := []struct {
+	for _, f := range []struct {
 		name string
 		dst  *time.Duration
 	}{
 		{bciFieldAckTimeout, &hc.AckTimeout},
 		{bciFieldQueueTimeout, &hc.QueueTimeout},
 		{bciFieldRetryAfter, &hc.RetryAfter},
-		{bciFieldReadHeaderTimeout, &in.timeouts.ReadHeader},
-		{bciFieldReadTimeout, &in.timeouts.Read},
-		{bciFieldWriteTimeout, &in.timeouts.Write},
-		{bciFieldIdleTimeout, &in.timeouts.Idle},
-		{bciFieldShutdownTimeout, &in.shutdownTimeout},
-	}
-	for _, d := range durations {
-		if *d.dst, err = conf.FieldDuration(d.name); err != nil {
+		{bciFieldReadHeaderTimeout, &hc.Timeouts.ReadHeader},
+		{bciFieldReadTimeout, &hc.Timeouts.Read},
+		{bciFieldWriteTimeout, &hc.Timeouts.Write},
+		{bciFieldIdleTimeout, &hc.Timeouts.Idle},
+		{bciFieldShutdownTimeout, &hc.Timeouts.Shutdown},
+	} {
+		if *f.dst, err = conf.FieldDuration(f.name); err != nil {
 			return nil, err
 		}
-		if *d.dst <= 0 {
-			return nil, fmt.Errorf("field %s must be a positive duration, got %s", d.name, *d.dst)
+		if *f.dst == 0 { // as for the limits above
+			return nil, fmt.Errorf("field %s must be a positive duration, got 0s", f.name)
 		}
-	}
-	if in.timeouts.Write <= hc.QueueTimeout+hc.AckTimeout {
-		return nil, fmt.Errorf("field %s (%s) must exceed %s + %s (%s): otherwise an undelivered request is cut off instead of answered 503",
-			bciFieldWriteTimeout, in.timeouts.Write, bciFieldQueueTimeout, bciFieldAckTimeout, hc.QueueTimeout+hc.AckTimeout)
 	}
 
 	m := mgr.Metrics()
@@ -390,7 +371,6 @@ func newBrazeCurrentsInputFromParsed(conf *service.ParsedConfig, mgr *service.Re
 	in.mEvents.Incr(0)
 	in.mInFlight.Set(0)
 	in.mEventsInFlight.Set(0)
-	hc.Observer = in
 
 	if in.handler, err = brazehttp.New(hc); err != nil {
 		return nil, err
@@ -402,12 +382,9 @@ func newBrazeCurrentsInputFromParsed(conf *service.ParsedConfig, mgr *service.Re
 // hands over one request at a time, and the ack func resolves the request,
 // which then gets its answer.
 type brazeCurrentsInput struct {
-	address         string
-	tls             *tls.Config
-	timeouts        brazehttp.Timeouts
-	shutdownTimeout time.Duration
-	handler         *brazehttp.Handler
-	log             *service.Logger
+	address string
+	handler *brazehttp.Handler
+	log     *service.Logger
 
 	mu       sync.Mutex
 	server   *brazehttp.Server
@@ -440,7 +417,7 @@ func (in *brazeCurrentsInput) Connect(ctx context.Context) error {
 	if in.server != nil {
 		return nil
 	}
-	srv, err := brazehttp.Listen(in.address, in.handler, in.timeouts, in.tls, in.log)
+	srv, err := brazehttp.Listen(in.address, in.handler)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", in.address, err)
 	}
@@ -466,6 +443,16 @@ func (in *brazeCurrentsInput) Addr() string {
 		return ""
 	}
 	return in.server.Addr().String()
+}
+
+// URL returns the URL Braze posts to, "" before Connect.
+func (in *brazeCurrentsInput) URL() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.server == nil {
+		return ""
+	}
+	return in.server.URL()
 }
 
 func (in *brazeCurrentsInput) Read(ctx context.Context) (*service.Message, service.AckFunc, error) {
@@ -509,9 +496,7 @@ func (in *brazeCurrentsInput) Close(ctx context.Context) error {
 		if srv == nil {
 			return
 		}
-		sctx, cancel := context.WithTimeout(ctx, in.shutdownTimeout)
-		defer cancel()
-		err = srv.Shutdown(sctx)
+		err = srv.Shutdown(ctx)
 		in.log.Infof("Stopped receiving Braze Currents batches on %s", srv.URL())
 	})
 	return err

@@ -1,6 +1,7 @@
 package brazehttp
 
 import (
+	"net/http"
 	"time"
 )
 
@@ -15,6 +16,35 @@ const (
 	probeRetryMin = 100 * time.Millisecond
 	probeRetryMax = 5 * time.Second
 )
+
+// SetReady makes the readiness endpoint answer 200 (unless draining) and
+// lets requests through. ProbeConsumer calls it once the pipeline proved it
+// takes batches; call it directly only when nothing stands behind the
+// consumer.
+func (h *Handler) SetReady() { h.ready.Store(true) }
+
+// Ready reports whether the handler takes requests.
+func (h *Handler) Ready() bool {
+	if !h.ready.Load() {
+		return false
+	}
+	select {
+	case <-h.draining:
+		return false
+	case <-h.closed:
+		return false
+	default:
+		return true
+	}
+}
+
+func (h *Handler) serveReady(w http.ResponseWriter) {
+	if h.Ready() {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+		return
+	}
+	writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready"})
+}
 
 // ProbeConsumer makes the handler ready once the pipeline behind the
 // consumer proved it takes a batch: it offers a probe Delivery (Probe set,

@@ -4,45 +4,46 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log"
 	"net"
 	"net/http"
 	"strings"
-	"time"
 )
 
-// Timeouts are the http.Server's connection timeouts.
-type Timeouts struct {
-	ReadHeader time.Duration
-	Read       time.Duration
-	Write      time.Duration
-	Idle       time.Duration
-}
-
-// Server serves a Handler on a listening socket.
+// Server serves a Handler on a listening socket, with the handler's
+// Config.Timeouts and, when Config.CertFile is set, over TLS.
 type Server struct {
 	h   *Handler
 	srv *http.Server
 	ln  net.Listener
-	tls bool
 	err chan error
 }
 
-// Listen binds addr and starts serving h on it, over TLS when tlsConf is
-// not nil. errorLog receives the http.Server's own complaints (TLS
-// handshake failures, malformed requests).
-func Listen(addr string, h *Handler, t Timeouts, tlsConf *tls.Config, errorLog Logger) (*Server, error) {
+// loadTLS loads the certificate New was given, nil when there is none.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading cert_file and key_file: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Listen binds addr and starts serving h on it. The http.Server's own
+// complaints (TLS handshake failures, malformed requests) go to h's Logger
+// at DEBUG.
+func Listen(addr string, h *Handler) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	if errorLog == nil {
-		errorLog = nopLogger{}
-	}
+	t := h.cfg.Timeouts
 	s := &Server{
 		h:   h,
 		ln:  ln,
-		tls: tlsConf != nil,
 		err: make(chan error, 1),
 		srv: &http.Server{
 			Handler:           h,
@@ -50,12 +51,12 @@ func Listen(addr string, h *Handler, t Timeouts, tlsConf *tls.Config, errorLog L
 			ReadTimeout:       t.Read,
 			WriteTimeout:      t.Write,
 			IdleTimeout:       t.Idle,
-			ErrorLog:          log.New(debugWriter{errorLog}, "", 0),
+			ErrorLog:          log.New(debugWriter{h.log}, "", 0),
 		},
 	}
-	if tlsConf != nil {
-		s.srv.TLSConfig = tlsConf
-		ln = tls.NewListener(ln, tlsConf)
+	if h.tls != nil {
+		s.srv.TLSConfig = h.tls
+		ln = tls.NewListener(ln, h.tls)
 	}
 	go func() {
 		err := s.srv.Serve(ln)
@@ -73,17 +74,20 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // URL returns the URL Braze should post to.
 func (s *Server) URL() string {
 	scheme := "http"
-	if s.tls {
+	if s.h.tls != nil {
 		scheme = "https"
 	}
 	return scheme + "://" + s.ln.Addr().String() + s.h.Path()
 }
 
 // Shutdown closes the handler (requests still waiting for an outcome get
-// 503), stops accepting connections and waits, until ctx is done, for the
-// answers being written; then it closes what is left.
+// 503), stops accepting connections and waits, until ctx is done or
+// Timeouts.Shutdown passed, for the answers being written; then it closes
+// what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.h.Close()
+	ctx, cancel := context.WithTimeout(ctx, s.h.cfg.Timeouts.Shutdown)
+	defer cancel()
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		_ = s.srv.Close()
