@@ -223,6 +223,7 @@ func newDiskBuffer(dir string, opts backlog.Options, mgr *service.Resources) (*d
 	started := time.Now()
 	rep, err := backlog.Prepare(dir, opts)
 	if err != nil {
+		logRunbook(mgr.Logger(), err)
 		return nil, fmt.Errorf("disk buffer: %w", err)
 	}
 	m := mgr.Metrics()
@@ -277,6 +278,29 @@ type diskBuffer struct {
 
 	stop, stopped chan struct{} // the gauge loop, started with the queue
 	closeOnce     sync.Once
+	runbookOnce   sync.Once
+}
+
+// logRunbook logs how to recover from a damaged backlog file, when err says
+// the file is damaged, and reports whether it did. The error itself says
+// what is wrong; the steps are said here, once, beside it.
+func logRunbook(log *service.Logger, err error) bool {
+	var corrupt *backlog.CorruptError
+	if !errors.As(err, &corrupt) {
+		return false
+	}
+	log.Errorf("Disk buffer %s is damaged. %s", corrupt.Path, corrupt.Runbook())
+	return true
+}
+
+// onDamage logs the runbook the first time a running buffer meets a damaged
+// file; Benthos says the error again on every retry.
+func (b *diskBuffer) onDamage(err error) error {
+	var corrupt *backlog.CorruptError
+	if errors.As(err, &corrupt) {
+		b.runbookOnce.Do(func() { logRunbook(b.log, err) })
+	}
+	return err
 }
 
 var errBufferClosed = errors.New("disk buffer: closed")
@@ -323,7 +347,7 @@ func (b *diskBuffer) queue(ctx context.Context) (*backlog.Queue, error) {
 	b.opening = nil
 	close(ch)
 	if err != nil {
-		return nil, fmt.Errorf("disk buffer: %w", err)
+		return nil, b.onDamage(fmt.Errorf("disk buffer: %w", err))
 	}
 	if b.closed {
 		// Close came while the file opened: it waits for this.
@@ -372,7 +396,7 @@ func (b *diskBuffer) WriteBatch(ctx context.Context, batch service.MessageBatch,
 		if errors.As(err, &tooLarge) {
 			return fmt.Errorf("disk buffer: %w; raise %s", err, bdFieldMaxBytes)
 		}
-		return fmt.Errorf("disk buffer: %w", err)
+		return b.onDamage(fmt.Errorf("disk buffer: %w", err))
 	}
 	return err
 }
@@ -391,7 +415,7 @@ func (b *diskBuffer) ReadBatch(ctx context.Context) (service.MessageBatch, servi
 			if errors.Is(err, backlog.ErrDrained) || errors.Is(err, backlog.ErrClosed) {
 				return nil, nil, service.ErrEndOfBuffer
 			}
-			return nil, nil, err
+			return nil, nil, b.onDamage(err)
 		}
 	}
 	batch := make(service.MessageBatch, len(lease.Records))

@@ -74,9 +74,14 @@ func TestDiskBufferRefusesDamagedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf, _ := diskBufferSpec().ParseYAML(`path: `+dir, nil)
-	_, err := newDiskBufferFromParsed(conf, service.MockResources())
-	if err == nil || !strings.Contains(err.Error(), dir+"/backlog.db is damaged") || !strings.Contains(err.Error(), "currents-segment backlog salvage -from "+dir+"/backlog.db.damaged") {
-		t.Fatalf("got %v", err)
+	var logs logBuffer
+	_, err := newDiskBufferFromParsed(conf, service.MockResources(service.MockResourcesOptUseLogger(service.NewLoggerFromSlog(slog.New(slog.NewTextHandler(&logs, nil))))))
+	if err == nil || !strings.Contains(err.Error(), dir+"/backlog.db is damaged") || strings.Contains(err.Error(), "salvage") {
+		t.Fatalf("want the damage said in the error and the runbook kept out of it, got %v", err)
+	}
+	// The runbook is logged once, beside the error.
+	if l := logs.String(); strings.Count(l, "currents-segment backlog salvage -from "+dir+"/backlog.db.damaged -to "+dir) != 1 || !strings.Contains(l, "level=ERROR") {
+		t.Fatalf("want the runbook logged once at ERROR, got:\n%s", l)
 	}
 }
 
@@ -506,24 +511,6 @@ func TestDiskBufferOpensOnFirstUseAndAcksAfterCommit(t *testing.T) {
 	}
 }
 
-// lockedLog is an slog handler's writer for tests.
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestDiskBufferDamagedRecordGoesToDeadLetter: a backlog of 3,000 messages
 // with one record's bytes flipped on disk (the attack stalled at 1,000). The
 // damaged record reaches the dead letter of a switch on errored(), with its
@@ -564,7 +551,7 @@ func TestDiskBufferDamagedRecordGoesToDeadLetter(t *testing.T) {
 	}
 	out := t.TempDir()
 	sb := env.NewStreamBuilder()
-	logs := &lockedLog{}
+	logs := &logBuffer{}
 	sb.SetLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelError})))
 	if err := sb.SetYAML(fmt.Sprintf(`
 input:

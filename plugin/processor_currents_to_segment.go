@@ -169,8 +169,16 @@ func newCurrentsToSegmentFromParsed(conf *service.ParsedConfig, mgr *service.Res
 		failed:  mgr.Metrics().NewCounter("currents_events_failed", "event_type", "reason"),
 	}
 	if conf.Contains(ctsFieldEventType) {
-		if p.eventType, err = conf.FieldInterpolatedString(ctsFieldEventType); err != nil {
+		eventType, err := conf.FieldInterpolatedString(ctsFieldEventType)
+		if err != nil {
 			return nil, err
+		}
+		// A type without interpolations (or with only ${ENV} ones, which
+		// the config resolved) is the same for every message: resolved once.
+		if static, ok := eventType.Static(); ok {
+			p.defaultType = strings.TrimSpace(static)
+		} else {
+			p.eventType = eventType
 		}
 	}
 	if p.mapper, err = currents.NewMapper(currents.DefaultCatalog(), opts); err != nil {
@@ -184,10 +192,14 @@ func newCurrentsToSegmentFromParsed(conf *service.ParsedConfig, mgr *service.Res
 // currentsToSegment is stateless apart from its log-once set, so pipeline
 // threads share it.
 type currentsToSegment struct {
-	mapper    *currents.Mapper
-	eventType *service.InterpolatedString
-	log       *service.Logger
-	run       *runTally
+	mapper *currents.Mapper
+	// defaultType is the configured event_type when it is the same for
+	// every message; eventType is set instead when it is interpolated per
+	// message, and then evaluated only for messages that need it.
+	defaultType string
+	eventType   *service.InterpolatedString
+	log         *service.Logger
+	run         *runTally
 
 	mapped, skipped, failed *service.MetricCounter
 
@@ -213,7 +225,20 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 		return nil, err
 	}
 	buf := p.results.Get().(*[]currents.Result)
-	results := p.mapper.AppendMap((*buf)[:0], data, func() string { return p.typeHint(msg) })
+	from := currents.Origin{DefaultType: p.defaultType}
+	from.Path, _ = msg.MetaGet("path")
+	results := p.mapper.AppendMap((*buf)[:0], data, &from)
+	if p.eventType != nil && lacksType(results) {
+		// Interpolated only now, for the message that needs it: an event
+		// that names its own type never pays for it. The mapping is
+		// deterministic, so mapping again with the type replaces every
+		// result alike.
+		if t, err := p.eventType.TryString(msg); err == nil && strings.TrimSpace(t) != "" {
+			from.DefaultType = strings.TrimSpace(t)
+			clear(results)
+			results = p.mapper.AppendMap(results[:0], data, &from)
+		}
+	}
 	defer func() {
 		clear(results) // the pool must not keep events alive
 		*buf = results[:0]
@@ -245,7 +270,7 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 			})
 			continue
 		case currents.Failed:
-			reason := failureReason(r)
+			reason := failureReason(r.Err)
 			failed++
 			p.failed.Incr(1, label, reason)
 			p.logOnce("fail|"+label+"|"+reason, func(l *service.Logger) {
@@ -300,34 +325,15 @@ func (p *currentsToSegment) exportSeries(opts currents.Options) {
 	}
 }
 
-// typeHint finds the type of a flat record that has no event_type field.
-func (p *currentsToSegment) typeHint(msg *service.Message) string {
-	if path, ok := msg.MetaGet("path"); ok {
-		if t := eventTypeFromPath(path); t != "" {
-			return t
+// lacksType reports whether an event of the message failed for want of a
+// type, which the interpolated event_type may give.
+func lacksType(results []currents.Result) bool {
+	for i := range results {
+		if results[i].Outcome == currents.Failed && errors.Is(results[i].Err, currents.ErrNoEventType) {
+			return true
 		}
 	}
-	if p.eventType != nil {
-		if t, err := p.eventType.TryString(msg); err == nil {
-			return strings.TrimSpace(t)
-		}
-	}
-	return ""
-}
-
-// eventTypeFromPath reads Braze's storage layout:
-// .../event_type=users.messages.email.Send/date=2026-11-28-13/file.avro
-func eventTypeFromPath(path string) string {
-	const key = "event_type="
-	i := strings.LastIndex(path, key)
-	if i < 0 {
-		return ""
-	}
-	rest := path[i+len(key):]
-	if j := strings.IndexAny(rest, `/\`); j >= 0 {
-		rest = rest[:j]
-	}
-	return rest
+	return false
 }
 
 // metricType keeps label cardinality bounded: unknown types, whose names come
@@ -342,18 +348,21 @@ func metricType(r *currents.Result) string {
 	return "unknown"
 }
 
-func failureReason(r *currents.Result) string {
-	var ee *currents.EventError
-	if !errors.As(r.Err, &ee) {
-		return "invalid_event"
-	}
+// failureReason is the reason label of a failed event: the whole event is
+// not one, its type is unknown, or one of its fields is wrong.
+func failureReason(err error) string {
+	var notEvent *currents.NotEventError
+	var unknown *currents.UnknownEventTypeError
+	var event *currents.EventError
 	switch {
-	case ee.Field == "":
+	case errors.As(err, &notEvent):
 		return "invalid_json"
-	case ee.Field == "event_type" && r.EventType != "" && !r.Known:
+	case errors.As(err, &unknown):
 		return "unknown_event_type"
+	case errors.As(err, &event):
+		return "invalid_field"
 	}
-	return "invalid_field"
+	return "invalid_event"
 }
 
 func (p *currentsToSegment) logOnce(key string, first, rest func(*service.Logger)) {

@@ -252,15 +252,40 @@ func TestCurrentsToSegmentConcurrentUse(t *testing.T) {
 	wg.Wait()
 }
 
-func TestEventTypeFromPath(t *testing.T) {
-	for path, want := range map[string]string{
-		"s3://bucket/currents/dataexport.prod-03.S3.integration.5f/event_type=users.messages.email.Send/date=2025-11-28-13/0_2_abc.avro": "users.messages.email.Send",
-		`C:\exports\event_type=users.canvas.Entry\date=x\1.avro`:                                                                         "users.canvas.Entry",
-		"/data/events.jsonl": "",
-	} {
-		if got := eventTypeFromPath(path); got != want {
-			t.Errorf("%s: %q, want %q", path, got, want)
+// TestCurrentsToSegmentEvaluatesEventTypeOnlyWhenNeeded: a static event_type
+// types flat records, and an interpolated one is evaluated only for the
+// records that name no type, never for events that carry their own. The
+// count() function tells: the first evaluation returns 1.
+func TestCurrentsToSegmentEvaluatesEventTypeOnlyWhenNeeded(t *testing.T) {
+	flat := `{"id":"wh-1","user_id":"u5","external_user_id":"x5","time":1764334803}`
+
+	p, err := parseProcessor(t, `event_type: " users.messages.webhook.Send "`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.Process(context.Background(), service.NewMessage([]byte(flat)))
+	if err != nil || len(out) != 1 || out[0].GetError() != nil {
+		t.Fatalf("static type: %v %v", out, err)
+	}
+	if typ, _ := out[0].MetaGet(metaEventType); typ != "users.messages.webhook.Send" {
+		t.Fatalf("static type: got %q", typ)
+	}
+
+	p, err = parseProcessor(t, `{ event_type: '${! count("cts-event-type-evaluations") }', unknown_event_types: passthrough }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := p.Process(context.Background(), service.NewMessage([]byte(`{"events":[`+evSend+`]}`))); err != nil {
+			t.Fatal(err)
 		}
+	}
+	out, err = p.Process(context.Background(), service.NewMessage([]byte(flat)))
+	if err != nil || len(out) != 1 || out[0].GetError() != nil {
+		t.Fatalf("interpolated type: %v %v", out, err)
+	}
+	if typ, _ := out[0].MetaGet(metaEventType); typ != "1" {
+		t.Fatalf("the interpolated event_type was evaluated %s times, want once (only for the flat record)", typ)
 	}
 }
 

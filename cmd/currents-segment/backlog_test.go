@@ -12,9 +12,10 @@ import (
 )
 
 // TestBacklogSalvageCommand follows the runbook a damaged buffer file
-// prints, with nothing but the binary: the error names
-// `currents-segment backlog salvage -from … -to …`; moving the file aside and
-// running exactly that copies its events into a new backlog, which opens.
+// prints, with nothing but the binary: a pipeline on the file stops at start
+// and logs `currents-segment backlog salvage -from … -to …` once; moving the
+// file aside and running exactly that copies its events into a new backlog,
+// which opens.
 func TestBacklogSalvageCommand(t *testing.T) {
 	dir := t.TempDir()
 	q, err := backlog.Open(dir, backlog.Options{MaxBytes: 1 << 30})
@@ -34,17 +35,26 @@ func TestBacklogSalvageCommand(t *testing.T) {
 	path := filepath.Join(dir, backlog.FileName)
 	info, _ := os.Stat(path)
 	os.Truncate(path, info.Size()/3)
-	_, err = backlog.Open(dir, backlog.Options{MaxBytes: 1 << 30})
-	if !backlog.IsCorrupt(err) {
-		t.Fatalf("want a damaged-file error, got %v", err)
+	// The pipeline refuses to start on the damaged file, and says how to go
+	// on once, beside the error.
+	conf := filepath.Join(t.TempDir(), "buffered.yaml")
+	if err := os.WriteFile(conf, []byte("input:\n  generate: {count: 1, interval: \"\", mapping: 'root = {}'}\n"+
+		"buffer:\n  disk:\n    path: "+dir+"\noutput:\n  drop: {}\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if strings.Contains(err.Error(), "go run") || strings.Contains(err.Error(), "checkout") {
-		t.Fatalf("the runbook needs a Go toolchain: %v", err)
+	started := run(t, ".", nil, "run", conf)
+	out := started.stdout + started.stderr
+	if started.code == 0 || !strings.Contains(out, path+" is damaged") {
+		t.Fatalf("a damaged buffer file must stop the start, with what is wrong: exit %d\n%s", started.code, out)
 	}
-	cmd := regexp.MustCompile("`currents-segment (backlog salvage -from [^`]+ -to [^`]+)`").FindStringSubmatch(err.Error())
-	if cmd == nil {
-		t.Fatalf("the error does not name the salvage command: %v", err)
+	if strings.Contains(out, "go run") || strings.Contains(out, "checkout") {
+		t.Fatalf("the runbook needs a Go toolchain:\n%s", out)
 	}
+	salvage := regexp.MustCompile("`currents-segment (backlog salvage -from [^`]+ -to [^`]+)`")
+	if n := len(salvage.FindAllString(out, -1)); n != 1 {
+		t.Fatalf("want the salvage command said once, said %d times:\n%s", n, out)
+	}
+	cmd := salvage.FindStringSubmatch(out)
 	if err := os.Rename(path, path+".damaged"); err != nil {
 		t.Fatal(err)
 	}

@@ -48,10 +48,15 @@ func (e *CorruptError) Error() string {
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}
-	// The fix travels with the error: it is what ends the start-up, and the
-	// operator reading it may have nothing else in front of them.
-	return msg + fmt.Sprintf(". It was left untouched and nothing was delivered from it. "+
-		"To go on: stop the process, move the file aside (mv %[1]s %[1]s.damaged) and start it again, which starts an empty backlog; "+
+	return msg + "; it was left untouched and nothing was delivered from it"
+}
+
+// Runbook says how to go on, with nothing but the binary: move the file
+// aside, start with an empty backlog, salvage the damaged file into it. It
+// is not part of Error, which travels through wrappers and may be said
+// again on every retry; the component that meets the error logs it once.
+func (e *CorruptError) Runbook() string {
+	return fmt.Sprintf("To go on: stop the process, move the file aside (mv %[1]s %[1]s.damaged) and start it again, which starts an empty backlog; "+
 		"then, with the process stopped, copy the events the damaged file still holds into the new backlog with "+
 		"`%[3]s -from %[1]s.damaged -to %[2]s` and start it again (docs/operations.md, \"Damaged buffer file\")",
 		e.Path, filepath.Dir(e.Path), SalvageCommand)

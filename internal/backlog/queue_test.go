@@ -310,10 +310,21 @@ func wantCorrupt(t *testing.T, dir string, wants ...string) {
 	}
 	msg := err.Error()
 	path := filepath.Join(dir, FileName)
-	for _, w := range append(wants, path, "move the file aside", "currents-segment backlog salvage -from "+path+".damaged -to "+dir) {
+	for _, w := range append(wants, path, "left untouched") {
 		if !strings.Contains(msg, w) {
 			t.Errorf("error lacks %q: %s", w, msg)
 		}
+	}
+	var corrupt *CorruptError
+	errors.As(err, &corrupt)
+	runbook := corrupt.Runbook()
+	for _, w := range []string{"mv " + path + " " + path + ".damaged", "`currents-segment backlog salvage -from " + path + ".damaged -to " + dir + "`"} {
+		if !strings.Contains(runbook, w) {
+			t.Errorf("runbook lacks %q: %s", w, runbook)
+		}
+	}
+	if strings.Contains(msg, "salvage -from") {
+		t.Errorf("the runbook is in the error, said again on every retry: %s", msg)
 	}
 }
 

@@ -3,6 +3,8 @@ package brazehttp
 import (
 	"net/http"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
 )
 
 // ProbeBody is the envelope a readiness probe carries. It holds no events,
@@ -11,7 +13,8 @@ import (
 // output.
 const ProbeBody = `{"events":[]}`
 
-// The probe is retried after a nack with a backoff between these bounds.
+// The probe is retried after a nack with a backoff doubling between these
+// bounds (see newProbeWait).
 const (
 	probeRetryMin = 100 * time.Millisecond
 	probeRetryMax = 5 * time.Second
@@ -73,7 +76,7 @@ func (h *Handler) probe() {
 	// Any probe's acknowledgement counts, a late one included; a nack counts
 	// only for the probe being waited for.
 	acked := make(chan struct{})
-	wait := probeRetryMin
+	backoffs := newProbeWait()
 	for attempt := 1; ; attempt++ {
 		d := &Delivery{Batch: Batch{
 			RequestID: "readiness-probe-" + newRequestID(),
@@ -105,6 +108,7 @@ func (h *Handler) probe() {
 			return
 		case err := <-nacked:
 			timer.Stop()
+			wait := backoffs.NextBackOff()
 			h.warn("probe", func(l Logger, note string) {
 				l.Warnf("The pipeline refused the readiness probe (attempt %d): %v; /ready stays 503, retrying in %s%s", attempt, err, wait, note)
 			}, func(l Logger) {
@@ -118,7 +122,6 @@ func (h *Handler) probe() {
 			case <-h.draining:
 				return
 			}
-			wait = min(2*wait, probeRetryMax)
 		case <-timer.C:
 			h.warn("probe", func(l Logger, note string) {
 				l.Warnf("The pipeline has not acknowledged the readiness probe within %s (attempt %d, %s since start): /ready stays 503 until it does; sending another%s", h.cfg.AckTimeout, attempt, time.Since(start).Round(time.Millisecond), note)
@@ -130,6 +133,22 @@ func (h *Handler) probe() {
 			return
 		}
 	}
+}
+
+// newProbeWait is the wait before a nacked probe is sent again: the
+// exponential backoff the rest of the project uses (Benthos's own), without
+// jitter (one probe at a time) and without an end (the probe goes on until
+// ready or draining).
+func newProbeWait() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval: probeRetryMin,
+		Multiplier:      2,
+		MaxInterval:     probeRetryMax,
+		Stop:            backoff.Stop,
+		Clock:           backoff.SystemClock,
+	}
+	b.Reset()
+	return b
 }
 
 func (h *Handler) probeReady(start time.Time, attempts int) {

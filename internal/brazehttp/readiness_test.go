@@ -88,3 +88,20 @@ func TestHandlerNeverReadyWithoutAConsumer(t *testing.T) {
 		t.Fatalf("Next after Close: %v", err)
 	}
 }
+
+// A refused probe is sent again after a wait doubling from probeRetryMin to
+// probeRetryMax, without jitter and without end.
+func TestProbeWaitDoublesToItsBound(t *testing.T) {
+	b := newProbeWait()
+	var got []time.Duration
+	for range 9 {
+		got = append(got, b.NextBackOff())
+	}
+	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond,
+		1600 * time.Millisecond, 3200 * time.Millisecond, 5 * time.Second, 5 * time.Second, 5 * time.Second}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("waits %v, want %v", got, want)
+		}
+	}
+}

@@ -37,8 +37,7 @@ func benchmarkMap(b *testing.B, shape samples.Shape, opts Options) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		typ := types[i%len(types)]
-		rs := m.Map(events[i%len(events)], func() string { return typ })
+		rs := m.Map(events[i%len(events)], &Origin{DefaultType: types[i%len(types)]})
 		if rs[0].Outcome == Failed {
 			b.Fatal(rs[0].Err)
 		}
@@ -54,6 +53,47 @@ func BenchmarkMap(b *testing.B) {
 	b.Run("http-event-all-properties", func(b *testing.B) {
 		benchmarkMap(b, samples.ShapeHTTPEvent, Options{AnonymousUsers: AnonymousSend, Properties: PropertiesAll})
 	})
+}
+
+// BenchmarkMapEnvelope measures mapping the HTTP batches Braze posts, 20
+// events each (the split of the envelope included), per event:
+// go test ./internal/currents -run '^$' -bench MapEnvelope -benchmem
+func BenchmarkMapEnvelope(b *testing.B) {
+	events, _ := benchEvents(b, samples.ShapeHTTPEvent)
+	const perBatch = 20
+	var batches [][]byte
+	var bytesIn int64
+	for i := 0; i+perBatch <= len(events); i += perBatch {
+		body, err := json.Marshal(map[string]any{"events": rawMessages(events[i : i+perBatch])})
+		if err != nil {
+			b.Fatal(err)
+		}
+		batches, bytesIn = append(batches, body), bytesIn+int64(len(body))
+	}
+	m, err := NewMapper(DefaultCatalog(), Options{AnonymousUsers: AnonymousSend})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(bytesIn / int64(len(batches)) / perBatch)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var rs []Result
+	for i := 0; i < b.N/perBatch+1; i++ {
+		rs = m.AppendMap(rs[:0], batches[i%len(batches)], nil)
+		if len(rs) != perBatch || rs[0].Outcome == Failed {
+			b.Fatalf("%d results: %+v", len(rs), rs[0])
+		}
+		clear(rs)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func rawMessages(events [][]byte) []json.RawMessage {
+	out := make([]json.RawMessage, len(events))
+	for i, e := range events {
+		out[i] = e
+	}
+	return out
 }
 
 // BenchmarkJSONFloor is the cost of decoding and re-encoding the same events

@@ -5,10 +5,7 @@
 // Segment track call. It has no Benthos imports.
 package currents
 
-import (
-	"sort"
-	"strings"
-)
+import "sort"
 
 //go:generate go run ./internal/gencatalog -out catalog_table.go
 
@@ -94,8 +91,7 @@ type kindByID struct {
 }
 
 type propertyID struct {
-	id   int
-	name string
+	id int
 	// quoted is the property name as a JSON string, ready to append.
 	quoted string
 }
@@ -185,7 +181,7 @@ func buildCatalog() *Catalog {
 			t.fieldKinds = append(t.fieldKinds, kindByID{id: c.fieldID(f.Name), kind: f.Kind})
 		}
 		for _, p := range t.Properties {
-			t.props = append(t.props, propertyID{id: c.fieldID(p.Field), name: p.Name, quoted: quote(p.Name)})
+			t.props = append(t.props, propertyID{id: c.fieldID(p.Field), quoted: quote(p.Name)})
 		}
 		c.types = append(c.types, t)
 		c.byName[t.Name] = t
@@ -239,11 +235,4 @@ func (c *Catalog) Names() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// NamesList is Names joined for error messages.
-func (c *Catalog) NamesList() string { return strings.Join(c.Names(), ", ") }
-
-func quote(s string) string {
-	return string(appendJSONString(nil, s))
 }

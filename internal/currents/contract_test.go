@@ -31,24 +31,9 @@ func expectedCall(t *testing.T, typ string, et spec.EventType, flat map[string]a
 	return call
 }
 
-func mapOne(t *testing.T, m *Mapper, raw []byte, hint string) Result {
-	t.Helper()
-	rs := m.Map(raw, func() string { return hint })
-	if len(rs) != 1 {
-		t.Fatalf("got %d results, want 1", len(rs))
-	}
-	return rs[0]
-}
-
 func assertCall(t *testing.T, r Result, want map[string]any) {
 	t.Helper()
-	if r.Outcome != Mapped {
-		t.Fatalf("outcome %v, err %v, skip %q", r.Outcome, r.Err, r.SkipReason)
-	}
-	var got map[string]any
-	if err := json.Unmarshal(r.Track, &got); err != nil {
-		t.Fatalf("mapper wrote invalid JSON: %v\n%s", err, r.Track)
-	}
+	got := decodeCall(t, r)
 	if !reflect.DeepEqual(got, want) {
 		gb, _ := json.MarshalIndent(got, "", " ")
 		wb, _ := json.MarshalIndent(want, "", " ")

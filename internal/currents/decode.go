@@ -1,10 +1,6 @@
 package currents
 
-import (
-	"fmt"
-
-	"github.com/currents-segment/currents-segment/internal/jsonscan"
-)
+import "github.com/currents-segment/currents-segment/internal/jsonscan"
 
 // avroUnionTags are the branch names Avro's JSON encoding wraps union values
 // in ({"string": "x"}); Currents schemas only use these.
@@ -68,36 +64,38 @@ func readValue(raw []byte, kind jsonscan.Kind, esc bool) value {
 	return v
 }
 
-// input is the result of reading one message: either one event, or the
-// elements of an HTTP envelope ({"events":[...]}) or a JSON array.
-type input struct {
-	elements [][]byte
-	envelope bool
-}
-
-// split reads the top level of a message. A single event is decoded into e
-// on the way, so it costs one pass.
-func (c *Catalog) split(data []byte, e *Event) (input, error) {
-	e.reset(c)
-	e.Raw = data
+// walk reads one message in a single pass. A single event is decoded into
+// top, and walk reports batch false. The events of a batch (an HTTP
+// envelope, {"events":[...]}, or a JSON array) are each decoded into el in
+// place, as the array is read, and handed to each in order, with err set
+// for an element that is not an object. An error walk returns means the
+// message is not valid JSON, or not an object or array: then nothing each
+// was handed counts.
+//
+// Each array of events starts with a call each(nil, nil): a duplicated
+// "events" member starts over, and the last one counts, as encoding/json
+// would have it.
+func (c *Catalog) walk(data []byte, top, el *Event, each func(el *Event, err error)) (batch bool, err error) {
+	top.reset(c)
+	top.Raw = data
 	s := jsonscan.NewScanner(data)
 	s.SkipSpace()
 	if s.Peek() == '[' {
-		els, err := arrayElements(&s)
-		if err != nil {
-			return input{}, err
+		it := jsonscan.NewArrayIter(s, 0)
+		if err := c.walkEvents(&it, el, each); err != nil {
+			return true, err
 		}
-		return input{elements: els, envelope: true}, s.End()
+		end := it.Scanner()
+		return true, end.End()
 	}
 	it := jsonscan.NewObjectIter(s, 0)
 	if err := it.Open(); err != nil {
-		return input{}, fmt.Errorf("expected a JSON object (a Currents event or an {\"events\":[...]} batch): %w", err)
+		return false, &ShapeError{Want: `a JSON object (a Currents event or an {"events":[...]} batch)`, at: err}
 	}
-	var in input
 	for {
-		more, flat, err := c.nextTop(e, &it)
+		more, flat, err := c.nextTop(top, &it, true)
 		if err != nil {
-			return input{}, err
+			return batch, err
 		}
 		if !more {
 			break
@@ -105,69 +103,84 @@ func (c *Catalog) split(data []byte, e *Event) (input, error) {
 		if flat {
 			continue
 		}
-		if !it.KeyEsc && string(it.Key) == "events" && it.Kind == jsonscan.KindArray {
-			sub := jsonscan.NewScanner(it.Val)
-			els, err := arrayElements(&sub)
+		if !it.KeyEsc && it.Peek() == '[' && string(it.Key) == "events" {
+			batch = true
+			arr := it.NestedArray()
+			err := c.walkEvents(&arr, el, each)
+			it.EndNestedArray(&arr)
 			if err != nil {
-				return input{}, err
+				return batch, err
 			}
-			in = input{elements: els, envelope: true}
 			continue
 		}
-		if err := c.member(e, &it, true); err != nil {
-			return input{}, err
+		if err := it.ReadValue(); err != nil {
+			return batch, err
 		}
+		c.store(top, it.Key, it.KeyEsc, readValue(it.Val, it.Kind, it.Esc))
 	}
 	end := it.Scanner()
-	return in, end.End()
+	return batch, end.End()
 }
 
-func arrayElements(s *jsonscan.Scanner) ([][]byte, error) {
-	it := jsonscan.NewArrayIter(*s, 1)
-	defer func() { *s = it.Scanner() }()
+// walkEvents reads the array it is at, decoding each object element into el
+// in place.
+func (c *Catalog) walkEvents(it *jsonscan.ArrayIter, el *Event, each func(*Event, error)) error {
 	if err := it.Open(); err != nil {
-		return nil, err
+		return err
 	}
-	var els [][]byte
-	for {
-		more, err := it.Next()
-		if err != nil {
-			return nil, err
-		}
-		if !more {
-			return els, nil
-		}
-		els = append(els, it.Val)
-	}
-}
-
-// decodeElement decodes one element of an envelope into e.
-func (c *Catalog) decodeElement(data []byte, index int, e *Event) error {
-	e.reset(c)
-	e.Raw, e.Index = data, index
-	it := jsonscan.NewObjectIter(jsonscan.NewScanner(data), 1)
-	if err := it.Open(); err != nil {
-		return fmt.Errorf("expected the event to be a JSON object: %w", err)
-	}
-	for {
-		more, flat, err := c.nextTop(e, &it)
+	each(nil, nil)
+	for i := 0; ; i++ {
+		more, err := it.NextElem()
 		if err != nil || !more {
 			return err
 		}
-		if flat {
+		el.reset(c)
+		el.Index = i
+		if it.Peek() != '{' {
+			if err := it.ReadValue(); err != nil {
+				return err
+			}
+			el.Raw = it.Val
+			// Said of the element alone, as its dead letter holds it.
+			sub := jsonscan.NewObjectIter(jsonscan.NewScanner(it.Val), 1)
+			each(el, &ShapeError{Want: "the event to be a JSON object", at: sub.Open()})
 			continue
 		}
-		if err := c.member(e, &it, true); err != nil {
+		obj := it.Nested()
+		err = c.decodeObject(&obj, el)
+		it.EndNested(&obj)
+		if err != nil {
 			return err
+		}
+		el.Raw = it.Val
+		each(el, nil)
+	}
+}
+
+// decodeObject decodes the members of the object it is at into e.
+func (c *Catalog) decodeObject(it *jsonscan.ObjectIter, e *Event) error {
+	if err := it.Open(); err != nil {
+		return err
+	}
+	for {
+		more, flat, err := c.nextTop(e, it, false)
+		if err != nil || !more {
+			return err
+		}
+		if !flat {
+			c.store(e, it.Key, it.KeyEsc, readValue(it.Val, it.Kind, it.Esc))
 		}
 	}
 }
 
-// nextTop is ObjectIter.Next for the top level of an event. The members of a
-// nested "user" or "properties" object are stored as they are scanned
-// (flat is true), in one pass, instead of scanning the object once to
-// validate it and again to flatten it. Errors are the same as Next's.
-func (c *Catalog) nextTop(e *Event, it *jsonscan.ObjectIter) (more, flat bool, err error) {
+// nextTop is ObjectIter.Next for the top level of an event. The members of
+// the nested "user" and "properties" objects of an HTTP event are stored as
+// top-level fields, so every wire shape ends up with the same fields. They
+// are stored as they are scanned (flat is true), in one pass, instead of
+// scanning the object once to validate it and again to flatten it. Errors
+// are the same as Next's. With keyOnly, any other member is left unread for
+// the caller (as NextKey leaves it), to walk an "events" array in place.
+func (c *Catalog) nextTop(e *Event, it *jsonscan.ObjectIter, keyOnly bool) (more, flat bool, err error) {
 	if more, err = it.NextKey(); err != nil || !more {
 		return more, false, err
 	}
@@ -189,31 +202,10 @@ func (c *Catalog) nextTop(e *Event, it *jsonscan.ObjectIter) (more, flat bool, e
 			return true, true, nil
 		}
 	}
-	return true, false, it.ReadValue()
-}
-
-// member stores one object member. At the top of an HTTP event, the nested
-// "user" and "properties" objects are flattened, so both wire shapes end up
-// with the same fields. It does not recurse, so the scanners it makes stay
-// on the stack.
-func (c *Catalog) member(e *Event, it *jsonscan.ObjectIter, top bool) error {
-	if top && it.Kind == jsonscan.KindObject && !it.KeyEsc {
-		if k := string(it.Key); k == "user" || k == "properties" {
-			sub := jsonscan.NewObjectIter(jsonscan.NewScanner(it.Val), it.Depth()+1)
-			if err := sub.Open(); err != nil {
-				return err
-			}
-			for {
-				more, err := sub.Next()
-				if err != nil || !more {
-					return err
-				}
-				c.store(e, sub.Key, sub.KeyEsc, readValue(sub.Val, sub.Kind, sub.Esc))
-			}
-		}
+	if keyOnly {
+		return true, false, nil
 	}
-	c.store(e, it.Key, it.KeyEsc, readValue(it.Val, it.Kind, it.Esc))
-	return nil
+	return true, false, it.ReadValue()
 }
 
 // store sets a field by its key (escaped form, without quotes).

@@ -58,35 +58,15 @@ func (e *Event) reset(cat *Catalog) {
 	e.Index = -1
 }
 
+// present reports whether the field with this id, or -1 for none, has a
+// value worth sending.
+func (e *Event) present(id int) bool { return id >= 0 && e.values[id].present() }
+
 func (e *Event) set(id int, v value) {
 	if e.values[id].kind == jsonscan.KindInvalid {
 		e.order = append(e.order, id)
 	}
 	e.values[id] = v
-}
-
-// Field returns a field's value decoded to a Go string for strings, or its
-// JSON text otherwise; ok is false when the field is absent or null.
-func (e *Event) Field(name string) (s string, ok bool) {
-	if id, known := e.cat.fieldIDs[name]; known {
-		v := e.values[id]
-		if v.kind == jsonscan.KindInvalid || v.kind == jsonscan.KindNull {
-			return "", false
-		}
-		if v.kind == jsonscan.KindString {
-			return jsonscan.StringValue(v.raw, v.esc), true
-		}
-		return string(v.raw), true
-	}
-	for _, x := range e.extras {
-		if x.name == name {
-			if x.v.kind == jsonscan.KindString {
-				return jsonscan.StringValue(x.v.raw, x.v.esc), true
-			}
-			return string(x.v.raw), true
-		}
-	}
-	return "", false
 }
 
 // ID returns the event's id, or "" if it has none that is a string.

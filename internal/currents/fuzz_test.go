@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/currents-segment/currents-segment/internal/jsonscan"
 	"github.com/currents-segment/currents-segment/internal/spec"
@@ -30,8 +31,10 @@ func FuzzMap(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, hint string) {
-		results := m.Map(data, func() string { return hint })
-		valid := json.Valid(data)
+		results := m.Map(data, &Origin{DefaultType: hint})
+		// RFC 8259 JSON, which the scanner accepts: json.Valid lets
+		// invalid UTF-8 through (decoding replaces it).
+		valid := json.Valid(data) && utf8.Valid(data)
 		for _, r := range results {
 			switch r.Outcome {
 			case Mapped:

@@ -272,14 +272,14 @@ func (s *Scanner) number() (frac bool, err error) {
 // of the scanner, copied back, so no scanner pointer is stored anywhere and
 // every scanner stays on the stack.
 func (s *Scanner) object(depth int) error {
-	it := ObjectIter{sc: *s, depth: depth}
+	it := NewObjectIter(*s, depth)
 	err := it.skip()
 	s.i = it.sc.i
 	return err
 }
 
 func (s *Scanner) array(depth int) error {
-	it := ArrayIter{sc: *s, depth: depth}
+	it := NewArrayIter(*s, depth)
 	err := it.skip()
 	s.i = it.sc.i
 	return err
@@ -309,46 +309,105 @@ func (it *ArrayIter) skip() error {
 	}
 }
 
-// ObjectIter walks the members of an object, one key and value per Next.
-type ObjectIter struct {
+// cursor is what both iterators share: their position, the depth of the
+// container they walk, and the value read last. A value is read whole
+// (ReadValue) or, for an object or array, walked in the same pass by a
+// nested iterator (Nested, NestedArray) that the matching End call then
+// steps over.
+type cursor struct {
 	sc    Scanner
 	depth int
-	first bool
-	// After a successful Next: the member's key (without quotes, escaped
-	// form), whether it has escapes, and its value (verbatim, quotes
-	// included for a string). Esc is as for Scanner values: escapes in a
+	// After a successful read: the value, verbatim (quotes included for a
+	// string), its kind, and Esc as for Scanner values: escapes in a
 	// string, a fraction or exponent in a number.
+	Val  []byte
+	Kind Kind
+	Esc  bool
+}
+
+// Depth is the nesting depth the iterator was made with.
+func (c *cursor) Depth() int { return c.depth }
+
+// Scanner returns the position reached: past the closing brace or bracket
+// once Next reported the end.
+func (c *cursor) Scanner() Scanner { return c.sc }
+
+// Peek returns the first byte of the value the iterator stopped at.
+func (c *cursor) Peek() byte { return c.sc.Peek() }
+
+// open reads the container's opening byte.
+func (c *cursor) open(b byte, what string) error {
+	if c.depth > MaxDepth {
+		return c.sc.fail("nested too deeply")
+	}
+	if c.sc.i >= len(c.sc.b) || c.sc.b[c.sc.i] != b {
+		return c.sc.fail("expected " + what)
+	}
+	c.sc.i++
+	return nil
+}
+
+// ReadValue reads the value the iterator stopped at into Val, Kind and Esc.
+func (c *cursor) ReadValue() error {
+	s := &c.sc
+	vs := s.i
+	var err error
+	c.Kind, c.Esc, err = s.value(c.depth)
+	if err != nil {
+		return err
+	}
+	c.Val = s.b[vs:s.i]
+	return nil
+}
+
+// Nested returns an iterator over the object value the iterator stopped at,
+// one level deeper, so the caller can walk it in the same pass instead of
+// reading it with ReadValue and scanning it again. Call Open on it, walk it,
+// then hand it to EndNested.
+func (c *cursor) Nested() ObjectIter {
+	return ObjectIter{cursor: cursor{sc: c.sc, depth: c.depth + 1}}
+}
+
+// NestedArray is Nested for an array value; hand it to EndNestedArray.
+func (c *cursor) NestedArray() ArrayIter {
+	return ArrayIter{cursor: cursor{sc: c.sc, depth: c.depth + 1}}
+}
+
+// EndNested moves past the nested object sub walked, setting Val, Kind and
+// Esc as ReadValue would have. It also moves past the part read when sub
+// stopped at an error, so the error's offset stays meaningful.
+func (c *cursor) EndNested(sub *ObjectIter) { c.end(&sub.cursor, KindObject) }
+
+// EndNestedArray is EndNested for an array sub walked.
+func (c *cursor) EndNestedArray(sub *ArrayIter) { c.end(&sub.cursor, KindArray) }
+
+func (c *cursor) end(sub *cursor, k Kind) {
+	vs := c.sc.i
+	c.sc.i = sub.sc.i
+	c.Val, c.Kind, c.Esc = c.sc.b[vs:c.sc.i], k, false
+}
+
+// ObjectIter walks the members of an object, one key and value per Next.
+type ObjectIter struct {
+	cursor
+	first bool
+	// After a successful Next or NextKey: the member's key (without quotes,
+	// escaped form) and whether it has escapes; Val, Kind and Esc hold its
+	// value after Next.
 	Key    []byte
 	KeyEsc bool
-	Val    []byte
-	Kind   Kind
-	Esc    bool
 }
 
 // NewObjectIter returns an iterator over the object at s, which is at the
 // given nesting depth (0 for a top-level value). Call Open first.
 func NewObjectIter(s Scanner, depth int) ObjectIter {
-	return ObjectIter{sc: s, depth: depth}
+	return ObjectIter{cursor: cursor{sc: s, depth: depth}}
 }
-
-// Depth is the nesting depth the iterator was made with.
-func (it *ObjectIter) Depth() int { return it.depth }
-
-// Scanner returns the position reached: past the closing brace once Next
-// reported the end.
-func (it *ObjectIter) Scanner() Scanner { return it.sc }
 
 // Open reads the opening brace.
 func (it *ObjectIter) Open() error {
-	if it.depth > MaxDepth {
-		return it.sc.fail("nested too deeply")
-	}
-	if it.sc.i >= len(it.sc.b) || it.sc.b[it.sc.i] != '{' {
-		return it.sc.fail("expected an object")
-	}
-	it.sc.i++
 	it.first = true
-	return nil
+	return it.open('{', "an object")
 }
 
 // Next reads the next member; false at the closing brace.
@@ -402,75 +461,38 @@ func (it *ObjectIter) NextKey() (bool, error) {
 	return true, nil
 }
 
-// Peek returns the first byte of the value NextKey stopped at.
-func (it *ObjectIter) Peek() byte { return it.sc.Peek() }
-
-// ReadValue reads the value NextKey stopped at into Val, Kind and Esc.
-func (it *ObjectIter) ReadValue() error {
-	s := &it.sc
-	vs := s.i
-	var err error
-	it.Kind, it.Esc, err = s.value(it.depth)
-	if err != nil {
-		return err
-	}
-	it.Val = s.b[vs:s.i]
-	return nil
-}
-
-// Nested returns an iterator over the object value NextKey stopped at, one
-// level deeper, so the caller can walk it in the same pass instead of
-// reading it with ReadValue and scanning it again. Call Open on it, walk it,
-// then hand it to EndNested.
-func (it *ObjectIter) Nested() ObjectIter {
-	return ObjectIter{sc: it.sc, depth: it.depth + 1}
-}
-
-// EndNested moves it past the nested object sub walked, setting Val, Kind
-// and Esc as ReadValue would have. It also moves past the part read when
-// sub stopped at an error, so the error's offset stays meaningful.
-func (it *ObjectIter) EndNested(sub *ObjectIter) {
-	vs := it.sc.i
-	it.sc.i = sub.sc.i
-	it.Val, it.Kind, it.Esc = it.sc.b[vs:it.sc.i], KindObject, false
-}
-
-// ArrayIter walks the elements of an array.
+// ArrayIter walks the elements of an array; Val, Kind and Esc hold the
+// element after Next.
 type ArrayIter struct {
-	sc    Scanner
-	depth int
+	cursor
 	first bool
-	// After a successful Next: the element, as for ObjectIter.
-	Val  []byte
-	Kind Kind
-	Esc  bool
 }
 
 // NewArrayIter returns an iterator over the array at s, which is at the
 // given nesting depth. Call Open first.
 func NewArrayIter(s Scanner, depth int) ArrayIter {
-	return ArrayIter{sc: s, depth: depth}
+	return ArrayIter{cursor: cursor{sc: s, depth: depth}}
 }
-
-// Scanner returns the position reached: past the closing bracket once Next
-// reported the end.
-func (it *ArrayIter) Scanner() Scanner { return it.sc }
 
 // Open reads the opening bracket.
 func (it *ArrayIter) Open() error {
-	if it.depth > MaxDepth {
-		return it.sc.fail("nested too deeply")
-	}
-	if it.sc.i >= len(it.sc.b) || it.sc.b[it.sc.i] != '[' {
-		return it.sc.fail("expected an array")
-	}
-	it.sc.i++
 	it.first = true
-	return nil
+	return it.open('[', "an array")
 }
 
 // Next reads the next element; false at the closing bracket.
 func (it *ArrayIter) Next() (bool, error) {
+	more, err := it.NextElem()
+	if err != nil || !more {
+		return more, err
+	}
+	return true, it.ReadValue()
+}
+
+// NextElem moves to the next element, leaving the iterator at its first
+// byte (see Peek); ReadValue, or Nested and EndNested, then read it. False
+// at the closing bracket.
+func (it *ArrayIter) NextElem() (bool, error) {
 	s := &it.sc
 	s.SkipSpace()
 	if s.i >= len(s.b) {
@@ -488,13 +510,6 @@ func (it *ArrayIter) Next() (bool, error) {
 		s.SkipSpace()
 	}
 	it.first = false
-	vs := s.i
-	var err error
-	it.Kind, it.Esc, err = s.value(it.depth)
-	if err != nil {
-		return false, err
-	}
-	it.Val = s.b[vs:s.i]
 	return true, nil
 }
 

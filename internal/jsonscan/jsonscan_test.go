@@ -185,6 +185,97 @@ func TestObjectIterNested(t *testing.T) {
 	}
 }
 
+// NestedArray walks an array member in place, and ArrayIter's Nested walks
+// its object elements in the same pass; each End leaves the parent as
+// ReadValue would, and the depths are those a ReadValue scan uses.
+func TestNestedArrayInPlace(t *testing.T) {
+	in := []byte(`{"events":[{"a":1}, "x" ,{"b":{"c":[2]}}],"z":3}`)
+	it := NewObjectIter(NewScanner(in), 0)
+	if err := it.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if more, err := it.NextKey(); err != nil || !more || it.Peek() != '[' {
+		t.Fatalf("NextKey: %v %v %q", more, err, it.Peek())
+	}
+	arr := it.NestedArray()
+	if err := arr.Open(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		more, err := arr.NextElem()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !more {
+			break
+		}
+		if arr.Peek() != '{' {
+			if err := arr.ReadValue(); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, "value "+string(arr.Val))
+			continue
+		}
+		el := arr.Nested()
+		if el.Depth() != 2 {
+			t.Fatalf("element depth %d, want 2", el.Depth())
+		}
+		if err := el.Open(); err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for {
+			more, err := el.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !more {
+				break
+			}
+			keys = append(keys, string(el.Key)+"="+string(el.Val))
+		}
+		arr.EndNested(&el)
+		got = append(got, "object "+string(arr.Val)+" "+strings.Join(keys, ","))
+	}
+	it.EndNestedArray(&arr)
+	want := []string{`object {"a":1} a=1`, `value "x"`, `object {"b":{"c":[2]}} b={"c":[2]}`}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("elements:\n got %q\nwant %q", got, want)
+	}
+	if string(it.Val) != `[{"a":1}, "x" ,{"b":{"c":[2]}}]` || it.Kind != KindArray {
+		t.Fatalf("after EndNestedArray: %s %v", it.Val, it.Kind)
+	}
+	if more, err := it.Next(); err != nil || !more || string(it.Key) != "z" || string(it.Val) != "3" {
+		t.Fatalf("next member: %v %v %s=%s", more, err, it.Key, it.Val)
+	}
+}
+
+// A syntax error inside an element walked in place is reported at its
+// offset in the whole text, as a ReadValue scan reports it.
+func TestNestedArrayInPlaceError(t *testing.T) {
+	in := []byte(`{"events":[{"a":1},{"b":}]}`)
+	it := NewObjectIter(NewScanner(in), 0)
+	_ = it.Open()
+	_, _ = it.NextKey()
+	arr := it.NestedArray()
+	_ = arr.Open()
+	var err error
+	for err == nil {
+		var more bool
+		if more, err = arr.NextElem(); err != nil || !more {
+			break
+		}
+		el := arr.Nested()
+		err = el.skip()
+		arr.EndNested(&el)
+	}
+	var se *SyntaxError
+	if !errors.As(err, &se) || se.Offset != 24 {
+		t.Fatalf("error %v, want a SyntaxError at byte 24", err)
+	}
+}
+
 func TestArrayIter(t *testing.T) {
 	it := NewArrayIter(NewScanner([]byte(`[ "a\"b" , [] ,{}, -1 ]`)), 0)
 	if err := it.Open(); err != nil {

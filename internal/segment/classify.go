@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -160,7 +161,12 @@ func (e *DeliveryError) Error() string {
 	case ClassTransient:
 		b.WriteString("not accepted within the retry bound; handed back to the input undelivered")
 	case ClassAborted:
-		b.WriteString("shutdown interrupted delivery before Segment accepted the message; handed back to the input undelivered")
+		// Benthos cancels the write at shutdown; a deadline is the caller's.
+		if errors.Is(e.Err, context.DeadlineExceeded) {
+			b.WriteString("the write's deadline passed before Segment accepted the message; handed back to the input undelivered")
+		} else {
+			b.WriteString("shutdown interrupted delivery before Segment accepted the message; handed back to the input undelivered")
+		}
 	default:
 		b.WriteString(e.Class.String())
 	}

@@ -323,6 +323,10 @@ func TestSegmentSenderCallerContextAbortsOnlyItsMessages(t *testing.T) {
 		if ClassOf(err) != ClassAborted || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("want aborted by the caller's deadline, got %v", err)
 		}
+		// Said as what happened: a deadline, not a shutdown, after attempts.
+		if msg := err.Error(); !strings.Contains(msg, "the write's deadline passed") || strings.Contains(msg, "shutdown") || strings.Contains(msg, "never sent") {
+			t.Fatalf("the deadline is not said as such: %v", err)
+		}
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("the caller was held %s after its context ended", took)

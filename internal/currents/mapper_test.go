@@ -1,7 +1,8 @@
 package currents
 
 import (
-	"encoding/json"
+	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,27 +11,6 @@ import (
 const goodEmailSend = `{"event_type":"users.messages.email.Send","id":"ev-1","time":1764334800,` +
 	`"user":{"user_id":"u-1","external_user_id":"ext-1","timezone":"Europe/Paris","device_id":"d-1"},` +
 	`"properties":{"email_address":"a@example.com","campaign_name":"Black \"Friday\" ✓","send_id":"s-1","ip_pool":"","message_extras":null,"os_version":"17.1"}}`
-
-func mustMapper(t *testing.T, opts Options) *Mapper {
-	t.Helper()
-	m, err := NewMapper(DefaultCatalog(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func decodeCall(t *testing.T, r Result) map[string]any {
-	t.Helper()
-	if r.Outcome != Mapped {
-		t.Fatalf("outcome %v err %v skip %q", r.Outcome, r.Err, r.SkipReason)
-	}
-	var out map[string]any
-	if err := json.Unmarshal(r.Track, &out); err != nil {
-		t.Fatalf("invalid JSON %v: %s", err, r.Track)
-	}
-	return out
-}
 
 func TestMapConnectorDefaults(t *testing.T) {
 	got := decodeCall(t, mapOne(t, mustMapper(t, Options{}), []byte(goodEmailSend), ""))
@@ -197,18 +177,50 @@ func TestMapEnvelopeWithOneBadEvent(t *testing.T) {
 	}
 }
 
-func TestCatalogSuggest(t *testing.T) {
-	cat := DefaultCatalog()
-	for name, want := range map[string]string{
-		"users.messages.email.open":           "users.messages.email.Open",
-		"users.messages.emial.Click":          "users.messages.email.Click",
-		"users.message.pushnotification.Send": "users.messages.pushnotification.Send",
-		"users.messages.carrierpigeon.Coo":    "",
-		"x":                                   "",
+// The batch is read in one pass, each event mapped as its element is read;
+// broken JSON after some events still fails the whole message as one, with
+// the offset in the message, and nothing mapped before the break is kept.
+func TestMapEnvelopeBrokenAfterGoodEvents(t *testing.T) {
+	m := mustMapper(t, Options{})
+	head := `{"events":[` + goodEmailSend
+	for _, c := range []struct {
+		name, body, want string
+		at               int
+	}{
+		{"inside an element", head + `,{"id":}]}`, "unexpected character '}'", len(head) + len(`,{"id":`)},
+		{"after the array", head + `]`, "unterminated object", len(head) + 1},
+		{"after a JSON array", `[` + goodEmailSend + `] x`, "", len(goodEmailSend) + 3},
 	} {
-		if got := cat.Suggest(name); got != want {
-			t.Errorf("Suggest(%q) = %q, want %q", name, got, want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			rs := m.AppendMap(make([]Result, 0, 4), []byte(c.body), nil)
+			if len(rs) != 1 || rs[0].Outcome != Failed || string(rs[0].Raw) != c.body {
+				t.Fatalf("want the whole message failed once, got %d results: %+v", len(rs), rs)
+			}
+			var ne *NotEventError
+			if !errors.As(rs[0].Err, &ne) || ne.InBatch {
+				t.Fatalf("want a whole-message NotEventError, got %v", rs[0].Err)
+			}
+			if rs[:cap(rs)][1].Track != nil {
+				t.Fatal("the dropped result still holds its track")
+			}
+			if want := fmt.Sprintf("invalid JSON at byte %d: %s", c.at, c.want); !strings.Contains(rs[0].Err.Error(), want) {
+				t.Fatalf("error %v, want it to say %q", rs[0].Err, want)
+			}
+		})
+	}
+}
+
+// A duplicated "events" member: the last one counts, as encoding/json has
+// it, even when it is empty.
+func TestMapEnvelopeDuplicatedEvents(t *testing.T) {
+	m := mustMapper(t, Options{})
+	second := strings.Replace(goodEmailSend, `"ev-1"`, `"ev-2"`, 1)
+	rs := m.Map([]byte(`{"events":[`+goodEmailSend+`],"events":[`+second+`]}`), nil)
+	if len(rs) != 1 || rs[0].EventID != "ev-2" {
+		t.Fatalf("want only the last events member, got %+v", rs)
+	}
+	if rs := m.Map([]byte(`{"events":[`+goodEmailSend+`],"events":[]}`), nil); len(rs) != 0 {
+		t.Fatalf("want the empty last member to count, got %+v", rs)
 	}
 }
 
