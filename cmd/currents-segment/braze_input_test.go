@@ -24,6 +24,10 @@ type brazeBinary struct{ *brazePipeline }
 
 func (b *brazeBinary) output() string { return b.logs.String() }
 
+// url is where the input takes Braze's batches: the address it bound, the
+// default path.
+func (b *brazeBinary) url() string { return "http://" + b.input + "/" }
+
 func (b *brazeBinary) kill() {
 	_ = b.cmd.Process.Kill()
 	<-b.done
@@ -57,7 +61,8 @@ logger:
 	if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return &brazeBinary{startBrazePipeline(t, dir, conf, []string{"BRAZE_CURRENTS_TOKEN=" + brazeBinToken})}
+	// http.enabled is false: the input is the process's only listener.
+	return &brazeBinary{startBrazePipelineListening(t, dir, conf, []string{"BRAZE_CURRENTS_TOKEN=" + brazeBinToken}, 1)}
 }
 
 type brazeBinAnswer struct {
@@ -108,7 +113,7 @@ func TestBinaryBrazeInputKilledMidRequestNeverAnswers2xx(t *testing.T) {
 
 	bin := startBrazeBinary(t, seg.URL)
 	answer := make(chan brazeBinAnswer, 1)
-	go func() { answer <- brazeBinPost(bin.url, body) }()
+	go func() { answer <- brazeBinPost(bin.url(), body) }()
 	select {
 	case <-arrived: // the events are in the segment output's request
 	case a := <-answer:
@@ -133,13 +138,14 @@ func TestBinaryBrazeInputKilledMidRequestNeverAnswers2xx(t *testing.T) {
 		t.Fatal("the token is in the logs")
 	}
 
-	// Braze retries the batch against a restarted process.
+	// Braze retries the batch against a restarted process, at the address
+	// the new process bound: what a load balancer in front would do.
 	rc.ClearFault()
 	bin = startBrazeBinary(t, seg.URL)
-	if a := brazeBinPost(bin.url, body); a.err != nil || a.status != http.StatusOK {
+	if a := brazeBinPost(bin.url(), body); a.err != nil || a.status != http.StatusOK {
 		t.Fatalf("retry: %+v\n%s", a, bin.output())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if err := rc.WaitForCount(ctx, 5); err != nil {
 		t.Fatal(err)

@@ -25,19 +25,18 @@ import (
 // receiver.
 
 type pipeline struct {
-	input, api string // addresses of the braze_currents input and Benthos's HTTP server
-	config     string
+	config string
 }
 
 func newPipeline(t *testing.T, rc *segmenttest.Receiver, bufferDir, bufferExtra, inputExtra string) pipeline {
 	t.Helper()
-	p := pipeline{input: freePort(t), api: freePort(t), config: filepath.Join(t.TempDir(), "pipeline.yaml")}
+	p := pipeline{config: filepath.Join(t.TempDir(), "pipeline.yaml")}
 	conf := fmt.Sprintf(`
 http:
-  address: %s
+  address: 127.0.0.1:0
 input:
   braze_currents:
-    address: %s
+    address: 127.0.0.1:0
     path: /currents
     allow_unauthenticated: true
 %s
@@ -58,7 +57,7 @@ metrics:
 logger:
   level: INFO
 shutdown_timeout: 3s
-`, p.api, p.input, inputExtra, bufferDir, bufferExtra, rc.URL())
+`, inputExtra, bufferDir, bufferExtra, rc.URL())
 	if err := os.WriteFile(p.config, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -66,11 +65,13 @@ shutdown_timeout: 3s
 }
 
 type proc struct {
-	cmd *exec.Cmd
-	out *lockedBuffer
+	cmd        *exec.Cmd
+	out        *lockedBuffer
+	input, api string // host:port the braze_currents input and Benthos's HTTP server bound
 }
 
-// start runs the binary and waits until the input answers /ready.
+// start runs the binary and waits until the input answers /ready. Each
+// process binds ports of its own: the addresses are on the proc.
 func (p pipeline) start(t *testing.T) *proc {
 	t.Helper()
 	pr := &proc{cmd: exec.Command(binary, "-c", p.config), out: &lockedBuffer{}}
@@ -79,8 +80,9 @@ func (p pipeline) start(t *testing.T) *proc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pr.cmd.Process.Kill(); _, _ = pr.cmd.Process.Wait() })
+	pr.input, pr.api = childAddrs(t, pr.cmd.Process.Pid, 2, pr.out.String)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get("http://" + p.input + "/ready")
+		resp, err := http.Get("http://" + pr.input + "/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -180,7 +182,7 @@ func TestDiskBufferSurvivesSIGKILL(t *testing.T) {
 				default:
 				}
 				prefix := fmt.Sprintf("w%d-r%d", w, i)
-				status, _ := post(client, p.input, prefix, perRequest)
+				status, _ := post(client, first.input, prefix, perRequest)
 				mu.Lock()
 				statuses[status]++
 				if status/100 == 2 {
@@ -204,7 +206,7 @@ func TestDiskBufferSurvivesSIGKILL(t *testing.T) {
 	// with Benthos's and the other components' metrics.
 	var page string
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		page = scrapeMetrics(t, p.api)
+		page = scrapeMetrics(t, first.api)
 		if v, _ := metricValue(page, "buffer_disk_backlog_messages"); v > 0 {
 			if v, _ := metricValue(page, "segment_write_key_rejected"); v > 0 {
 				break
@@ -257,7 +259,7 @@ func TestDiskBufferSurvivesSIGKILL(t *testing.T) {
 	second := p.start(t)
 	time.Sleep(300 * time.Millisecond) // still rejected for a while after the restart
 	rc.ClearFaults()
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
 	defer cancel()
 	if err := rc.WaitForCount(ctx, len(want)*perRequest); err != nil {
 		t.Fatalf("%v\n%s", err, second.out)
@@ -288,7 +290,9 @@ func TestDiskBufferSurvivesSIGKILL(t *testing.T) {
 	}
 	t.Logf("%d events delivered once each (%d distinct received, including requests cut off by the kill)", len(want)*perRequest, rc.Count())
 
-	waitForMetric(t, p.api, "buffer_disk_backlog_messages", 0)
+	// The restarted process bound a port of its own: scrape it there, as a
+	// load balancer or a Prometheus service discovery in front would.
+	waitForMetric(t, second.api, "buffer_disk_backlog_messages", 0)
 	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +333,7 @@ func TestDiskBufferFullAnswers503(t *testing.T) {
 	got503 := false
 	for i := 0; i < 100 && !got503; i++ {
 		prefix := fmt.Sprintf("full-%d", i)
-		switch status, retryAfter := post(client, p.input, prefix, 20); {
+		switch status, retryAfter := post(client, pr.input, prefix, 20); {
 		case status/100 == 2:
 			accepted = append(accepted, prefix)
 		case status == http.StatusServiceUnavailable:
@@ -344,12 +348,12 @@ func TestDiskBufferFullAnswers503(t *testing.T) {
 	if !got503 || len(accepted) == 0 {
 		t.Fatalf("no 503 from a full buffer after %d requests accepted", len(accepted))
 	}
-	if v, _ := metricValue(scrapeMetrics(t, p.api), "buffer_disk_full"); v != 1 {
+	if v, _ := metricValue(scrapeMetrics(t, pr.api), "buffer_disk_full"); v != 1 {
 		t.Errorf("buffer_disk_full is %v while full", v)
 	}
 	rc.ClearFaults()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if status, _ := post(client, p.input, "after", 20); status == 200 {
+		if status, _ := post(client, pr.input, "after", 20); status == 200 {
 			accepted = append(accepted, "after")
 			break
 		}
@@ -357,7 +361,7 @@ func TestDiskBufferFullAnswers503(t *testing.T) {
 			t.Fatal("requests still refused after Segment recovered")
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	if err := rc.WaitForCount(ctx, len(accepted)*20); err != nil {
 		t.Fatal(err)
@@ -395,7 +399,7 @@ func backlogThroughTheBinary(t *testing.T, rc *segmenttest.Receiver, dir string,
 		for j := range evs {
 			evs[j] = event(fmt.Sprintf("dmg-r%d-%d", i, j))
 		}
-		postLikeBraze(t, p.url, "damage-braze-token", []byte(`{"events":[`+strings.Join(evs, ",")+`]}`))
+		postLikeBraze(t, "http://"+p.input+"/currents", "damage-braze-token", []byte(`{"events":[`+strings.Join(evs, ",")+`]}`))
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -420,7 +424,7 @@ func damageEnv(rc *segmenttest.Receiver, dir string) []string {
 func waitForEvents(t *testing.T, rc *segmenttest.Receiver, requests, perRequest int, skip map[int]bool, logs fmt.Stringer) {
 	t.Helper()
 	want := (requests - len(skip)) * perRequest
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	if err := rc.WaitForCount(ctx, want); err != nil {
 		t.Fatalf("%v\n%s", err, logs)
@@ -465,15 +469,14 @@ func TestDiskBufferDamagedRecordThroughTheBinary(t *testing.T) {
 	}
 
 	rc.ClearFaults()
-	api := freePort(t)
-	env := damageEnv(rc, dir)
-	env = append(env, "HTTP_ADDRESS="+api)
-	p := startBrazePipeline(t, repoRoot(t), conf, env)
+	// The restarted binary binds ports of its own; Braze's next request
+	// goes where it listens, as through a load balancer in front.
+	p := startBrazePipeline(t, repoRoot(t), conf, damageEnv(rc, dir))
 	waitForEvents(t, rc, 30, 100, map[int]bool{17: true}, p.logs)
 	// New requests are taken and delivered beside the damaged record.
-	postLikeBraze(t, p.url, "damage-braze-token", []byte(`{"events":[`+event("dmg-after")+`]}`))
-	waitForMetric(t, api, "buffer_disk_backlog_messages", 0)
-	if v, _ := metricValue(scrapeMetrics(t, api), "buffer_disk_records_damaged"); v != 1 {
+	postLikeBraze(t, "http://"+p.input+"/currents", "damage-braze-token", []byte(`{"events":[`+event("dmg-after")+`]}`))
+	waitForMetric(t, p.api, "buffer_disk_backlog_messages", 0)
+	if v, _ := metricValue(scrapeMetrics(t, p.api), "buffer_disk_records_damaged"); v != 1 {
 		t.Errorf("buffer_disk_records_damaged is %v", v)
 	}
 	dead := readDeadLetters(t, filepath.Join(dir, "dead.jsonl"))

@@ -149,17 +149,8 @@ func TestExampleBrazeHTTP(t *testing.T) {
 	go func() { _ = cmd.Wait(); close(exited) }()
 	defer func() { _ = cmd.Process.Kill(); <-exited }()
 
-	var url string
-	deadline := time.Now().Add(20 * time.Second)
-	for url == "" && time.Now().Before(deadline) {
-		if m := listenLine.FindStringSubmatch(logs.String()); m != nil {
-			url = m[1]
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if url == "" {
-		t.Fatalf("the input never logged its address:\n%s", logs.String())
-	}
+	input, _ := childAddrs(t, cmd.Process.Pid, 2, logs.String)
+	url := "http://" + input + "/currents"
 	post := func(tok string, body []byte) int {
 		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 		if tok != "" {

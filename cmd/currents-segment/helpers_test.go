@@ -4,16 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	binenc "encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -53,7 +56,7 @@ type result struct {
 
 func run(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = dir
@@ -175,16 +178,6 @@ func storageEvents(t *testing.T, dir string) (identified map[string]int64, total
 		t.Fatal(err)
 	}
 	return identified, total
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 type lockedBuffer struct {
@@ -343,17 +336,26 @@ func docsConfig(t *testing.T, path, marker string) string {
 	return block + "\n"
 }
 
-var listenLine = regexp.MustCompile(`Receiving Braze Currents batches on (http://[^ ]+) \(`)
-
 // brazePipeline is a binary running a braze_currents pipeline.
 type brazePipeline struct {
-	cmd  *exec.Cmd
-	logs *lockedBuffer
-	url  string
-	done chan error
+	cmd   *exec.Cmd
+	logs  *lockedBuffer
+	input string // host:port the braze_currents input bound
+	api   string // host:port Benthos's HTTP server bound; "" when disabled
+	done  chan error
 }
 
+// startBrazePipeline runs config, with Benthos's HTTP server enabled, and
+// waits until its input answers /ready 200.
 func startBrazePipeline(t *testing.T, dir, config string, env []string) *brazePipeline {
+	t.Helper()
+	return startBrazePipelineListening(t, dir, config, env, 2)
+}
+
+// startBrazePipelineListening is startBrazePipeline for a config whose
+// process listens on listeners TCP sockets: 2 (the input and Benthos's HTTP
+// server) or 1 (the input, with http.enabled false).
+func startBrazePipelineListening(t *testing.T, dir, config string, env []string, listeners int) *brazePipeline {
 	t.Helper()
 	p := &brazePipeline{logs: &lockedBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(binary, "run", config)
@@ -367,16 +369,9 @@ func startBrazePipeline(t *testing.T, dir, config string, env []string) *brazePi
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Kill()
 	})
-	for deadline := time.Now().Add(20 * time.Second); p.url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if m := listenLine.FindStringSubmatch(p.logs.String()); m != nil {
-			p.url = m[1]
-		}
-	}
-	if p.url == "" {
-		t.Fatalf("the input never logged its address:\n%s", p.logs.String())
-	}
+	p.input, p.api = childAddrs(t, p.cmd.Process.Pid, listeners, p.logs.String)
 	// The input answers 503 until every component is up; Braze retries.
-	waitReady(t, readyURL(t, p.url), p.logs.String)
+	waitReady(t, "http://"+p.input+"/ready", p.logs.String)
 	return p
 }
 
@@ -425,17 +420,6 @@ func sampleBatches(t *testing.T, root string) [][]byte {
 	return out
 }
 
-// readyURL is the readiness endpoint beside an input's URL.
-func readyURL(t *testing.T, input string) string {
-	t.Helper()
-	u, err := url.Parse(input)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/ready"
-	return u.String()
-}
-
 // waitReady waits until the input's readiness endpoint answers 200: it
 // answers 503 until the pipeline behind it has taken its first message.
 func waitReady(t *testing.T, url string, logs func() string) {
@@ -449,4 +433,182 @@ func waitReady(t *testing.T, url string, logs func() string) {
 		}
 	}
 	t.Fatalf("%s never answered 200:\n%s", url, logs())
+}
+
+// childAddrs waits until the child pid listens on want TCP sockets (see
+// listeningAddrs) and tells them apart by asking them: Benthos's HTTP server
+// answers GET /ping with 200 "pong", the braze_currents input answers
+// GET /ready with 200 or 503 (and /ping with 404). want is 2, or 1 when the
+// config disables Benthos's HTTP server, and api is then "". The configs
+// bind 127.0.0.1:0: the child picks its ports, no other process can take
+// them first.
+func childAddrs(t *testing.T, pid, want int, out func() string) (input, api string) {
+	t.Helper()
+	role := map[string]string{} // address → "input" or "api", once it answered
+	var addrs []string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		addrs = listeningAddrs(t, pid)
+		if len(addrs) > want {
+			t.Fatalf("the child listens on %v, want %d sockets:\n%s", addrs, want, tail(out(), 3000))
+		}
+		if len(addrs) < want {
+			if childExited(pid) {
+				t.Fatalf("the child exited before listening on %d sockets (%v):\n%s", want, addrs, tail(out(), 3000))
+			}
+			continue
+		}
+		input, api = "", ""
+		for _, addr := range addrs {
+			if role[addr] == "" {
+				role[addr], _ = listenerRole(addr)
+			}
+			switch role[addr] {
+			case "input":
+				input = addr
+			case "api":
+				api = addr
+			}
+		}
+		if input != "" && (want == 1 || api != "") {
+			return input, api
+		}
+	}
+	t.Fatalf("after 20s the child listens on %v, told apart as %v; want %d: the braze_currents input (GET /ready) and, with 2, Benthos's HTTP server (GET /ping):\n%s",
+		addrs, role, want, tail(out(), 3000))
+	return "", ""
+}
+
+// listenerRole asks the HTTP server on addr what it is: "api" for Benthos's
+// (GET /ping answers 200 "pong": internal/api/api.go of Benthos v4.60.0),
+// "input" for the braze_currents input (GET /ping answers 404, GET /ready
+// 200 or 503, returned as ready), "" when it does not answer so yet.
+func listenerRole(addr string) (role string, ready int) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	get := func(path string) (int, string) {
+		resp, err := client.Get("http://" + addr + path)
+		if err != nil {
+			return 0, ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return resp.StatusCode, string(b)
+	}
+	if status, body := get("/ping"); status == http.StatusOK && body == "pong" {
+		return "api", 0
+	}
+	if status, _ := get("/ready"); status == http.StatusOK || status == http.StatusServiceUnavailable {
+		return "input", status
+	}
+	return "", 0
+}
+
+// listeningAddrs returns the host:port of every TCP socket the process pid
+// listens on, read from /proc: the socket inodes of /proc/<pid>/fd/*
+// (links to "socket:[<inode>]") matched against the rows of
+// /proc/<pid>/net/tcp and tcp6 in state 0A (LISTEN). It returns nil when the
+// process is gone. It skips the test on an OS other than Linux.
+func listeningAddrs(t *testing.T, pid int) []string {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("finding the child's listening sockets reads /proc/<pid>/fd and net/tcp: Linux only")
+	}
+	proc := filepath.Join("/proc", strconv.Itoa(pid))
+	fds, err := os.ReadDir(filepath.Join(proc, "fd"))
+	if err != nil {
+		return nil // exited, or exiting
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(filepath.Join(proc, "fd", fd.Name()))
+		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	var addrs []string
+	for _, table := range []string{"tcp", "tcp6"} {
+		data, err := os.ReadFile(filepath.Join(proc, "net", table))
+		if err != nil {
+			continue // tcp6 is absent without IPv6; both once the process is gone
+		}
+		lines := strings.Split(string(data), "\n")
+		for _, line := range lines[1:] { // the first is the header
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
+				continue
+			}
+			if addr, ok := procTCPAddr(f[1]); ok {
+				addrs = append(addrs, addr)
+			}
+		}
+	}
+	sort.Strings(addrs)
+	return addrs
+}
+
+// procTCPAddr decodes a local_address of /proc/net/tcp(6), e.g.
+// 0100007F:1F90 for 127.0.0.1:8080: the address is hex of 32-bit words
+// printed in host byte order (little-endian on amd64 and arm64), the port
+// big-endian hex.
+func procTCPAddr(s string) (string, bool) {
+	hexIP, hexPort, ok := strings.Cut(s, ":")
+	if !ok || (len(hexIP) != 8 && len(hexIP) != 32) {
+		return "", false
+	}
+	port, err := strconv.ParseUint(hexPort, 16, 16)
+	if err != nil {
+		return "", false
+	}
+	ip := make(net.IP, len(hexIP)/2)
+	for i := 0; i < len(ip); i += 4 {
+		word, err := strconv.ParseUint(hexIP[2*i:2*i+8], 16, 32)
+		if err != nil {
+			return "", false
+		}
+		binenc.NativeEndian.PutUint32(ip[i:], uint32(word))
+	}
+	return net.JoinHostPort(ip.String(), strconv.FormatUint(port, 10)), true
+}
+
+// childExited tells whether the process pid is gone or a zombie.
+func childExited(pid int) bool {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return true
+	}
+	// pid (comm) state …: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X'
+}
+
+// TestListeningAddrs checks listeningAddrs on this process's own listeners,
+// IPv4 and (where there is one) IPv6 loopback, and that a closed one is gone.
+func TestListeningAddrs(t *testing.T) {
+	var want []string
+	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Logf("no listener on %s: %v", addr, err)
+			continue
+		}
+		defer ln.Close()
+		want = append(want, ln.Addr().String())
+	}
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	got := map[string]bool{}
+	for _, addr := range listeningAddrs(t, os.Getpid()) {
+		got[addr] = true
+	}
+	for _, addr := range want {
+		if !got[addr] {
+			t.Errorf("listeningAddrs lacks %s: %v", addr, got)
+		}
+	}
+	if got[closed.Addr().String()] {
+		t.Errorf("listeningAddrs has the closed %s", closed.Addr())
+	}
 }

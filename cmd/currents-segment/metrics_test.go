@@ -67,11 +67,10 @@ func TestDocumentedMetricsExistFromStart(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(docsConfig(t, filepath.Join(root, "docs", "operations.md"), "<!-- config-test: outage -->")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	apiAddr := freePort(t)
 	p := startBrazePipeline(t, root, conf, exampleEnv(rc, filepath.Join(dir, "dead.jsonl"),
-		"BRAZE_CURRENTS_TOKEN=metrics-token-7c1d", "BRAZE_LISTEN_ADDRESS=127.0.0.1:0", "HTTP_ADDRESS="+apiAddr,
+		"BRAZE_CURRENTS_TOKEN=metrics-token-7c1d", "BRAZE_LISTEN_ADDRESS=127.0.0.1:0", "HTTP_ADDRESS=127.0.0.1:0",
 		"BUFFER_PATH="+filepath.Join(dir, "buffer")))
-	resp, err := http.Get("http://" + apiAddr + "/metrics")
+	resp, err := http.Get("http://" + p.api + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

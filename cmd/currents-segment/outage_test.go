@@ -96,7 +96,7 @@ func TestBrazePipelinesThroughAnOutage(t *testing.T) {
 			done := outage(t, rc)
 			retried := 0
 			for _, body := range sampleBatches(t, root) {
-				retried += postLikeBraze(t, p.url, token, body) - 1
+				retried += postLikeBraze(t, "http://"+p.input+"/currents", token, body) - 1
 			}
 			<-done
 			for deadline := time.Now().Add(time.Minute); rc.Count() < len(want) && time.Now().Before(deadline); {

@@ -40,6 +40,7 @@ func TestSecondProcessOnALockedBufferNeverAnswersReady(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- second.Wait() }()
 	polls, answered := 0, 0
+	role := map[string]string{} // the second process's listeners, once identified
 	for {
 		select {
 		case err := <-exited:
@@ -55,20 +56,32 @@ func TestSecondProcessOnALockedBufferNeverAnswersReady(t *testing.T) {
 			return
 		case <-time.After(10 * time.Millisecond):
 		}
-		m := listenLine.FindStringSubmatch(logs.String())
-		if m == nil {
-			continue
-		}
-		polls++
-		resp, err := http.Get(readyURL(t, m[1]))
-		if err != nil {
-			continue
-		}
-		resp.Body.Close()
-		answered++
-		if resp.StatusCode == http.StatusOK {
-			_ = second.Process.Kill()
-			t.Fatalf("the second process answered /ready 200 on a buffer it cannot open:\n%s", tail(logs.String(), 3000))
+		// Poll its input's /ready once it listens. Benthos's HTTP server has
+		// a /ready of its own: tell them apart first, which polls the input.
+		for _, addr := range listeningAddrs(t, second.Process.Pid) {
+			r, status := role[addr], 0
+			switch r {
+			case "":
+				r, status = listenerRole(addr)
+				role[addr] = r
+			case "input":
+				if resp, err := http.Get("http://" + addr + "/ready"); err == nil {
+					resp.Body.Close()
+					status = resp.StatusCode
+				}
+			}
+			if r != "input" {
+				continue
+			}
+			polls++
+			if status == 0 {
+				continue
+			}
+			answered++
+			if status == http.StatusOK {
+				_ = second.Process.Kill()
+				t.Fatalf("the second process answered /ready 200 on a buffer it cannot open:\n%s", tail(logs.String(), 3000))
+			}
 		}
 	}
 }

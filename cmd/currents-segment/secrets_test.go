@@ -141,12 +141,12 @@ logger:
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// Benthos logs the configured address of its server, not the one bound,
-	// so the test picks a port.
-	apiAddr := freePort(t)
-	api := "http://" + apiAddr
-	env := append(withoutSecrets(), "SEGMENT_WRITE_KEY="+key, "BRAZE_CURRENTS_TOKEN="+token, "HTTP_ADDRESS="+apiAddr)
+	// Benthos logs the configured address of its server, not the one bound:
+	// startBrazePipeline finds the port it bound.
+	env := append(withoutSecrets(), "SEGMENT_WRITE_KEY="+key, "BRAZE_CURRENTS_TOKEN="+token, "HTTP_ADDRESS=127.0.0.1:0")
 	p := startBrazePipeline(t, dir, conf, env)
+	api := "http://" + p.api
+	input := "http://" + p.input + "/currents"
 
 	event := func(id string) string {
 		return fmt.Sprintf(`{"event_type":"users.messages.email.Open","id":%q,"time":1764334800,"user":{"user_id":"u","external_user_id":"x"},"properties":{"email_address":"a@example.com"}}`, id)
@@ -156,9 +156,9 @@ logger:
 		events = append(events, event(fmt.Sprintf("ev-%02d", i)))
 	}
 	events = append(events, event("poison-1"))
-	postLikeBraze(t, p.url, token, []byte(`{"events":[`+strings.Join(events, ",")+`]}`))
+	postLikeBraze(t, input, token, []byte(`{"events":[`+strings.Join(events, ",")+`]}`))
 	// A wrong token: answered 401, and neither token may be echoed.
-	req, _ := http.NewRequest(http.MethodPost, p.url, strings.NewReader(`{"events":[]}`))
+	req, _ := http.NewRequest(http.MethodPost, input, strings.NewReader(`{"events":[]}`))
 	req.Header.Set("Authorization", "Bearer "+token[:len(token)-1]+"X")
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		b, _ := io.ReadAll(resp.Body)

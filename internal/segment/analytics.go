@@ -1,23 +1,27 @@
 package segment
 
-// The one place analytics-go is used: each HTTP attempt is made by an
-// analytics-go client, and this file overrides exactly what analytics-go
-// cannot be made to do right on its own.
+// The one place analytics-go is used. Each HTTP attempt is one request made
+// by an analytics-go client; this file overrides exactly what analytics-go
+// cannot be made to do right:
 //
-//   - It re-encodes messages (only its own Track type is accepted, which
-//     would rewrite timestamp, context, properties and integrations), so the
-//     client is handed tiny envelopes whose messageId is their index, and the
-//     transport below swaps them for the raw messages, untouched.
+//   - It re-encodes messages (it accepts only its own Track, whose encoding
+//     would rewrite timestamp, context, properties and integrations), so it
+//     is handed placeholder tracks, and the transport sends the request with
+//     the raw messages in their place, untouched. Nothing is read back from
+//     the placeholders: the attempt's request carries every raw message.
 //   - It retries every status >= 300 ten times with blind backoff, ignoring
 //     Retry-After, then drops the batch; it freezes sentAt at the first
-//     attempt; it takes no context. So the client makes one attempt and no
-//     more: the transport performs it (with a fresh sentAt, the attempt's
-//     timeout and the Sender's lifetime) and keeps the real answer, then
-//     answers analytics-go 200, so it reports success and stops. Retrying,
-//     splitting and classifying are deliver.go's.
+//     attempt. So the transport performs one attempt (with a fresh sentAt),
+//     keeps the real answer, and answers analytics-go 200, so it stops.
+//     Retrying, splitting and classifying are deliver.go's.
+//   - It makes its requests without a context, so the attempt's context
+//     (the caller's and the Sender's lifetime) reaches the real request
+//     through the transport made for that attempt.
 //
-// A client lives for one attempt, with BatchSize set to the number of
-// messages, so the last Enqueue sends them as exactly one request. That is
+// Why a client per attempt, not one per write key: v3 has no Flush. A
+// long-lived client sends when BatchSize or its byte limit fills or its
+// Interval ticks, so a request of our choosing (a chunk, a half after a 400)
+// is only made by a client whose BatchSize is that request's size. That is
 // a goroutine and a few allocations per request of up to 2,500 messages.
 
 import (
@@ -52,13 +56,11 @@ type attemptResult struct {
 func (s *Sender) post(ctx context.Context, writeKey string, red *keyRedactor, raws [][]byte) attemptResult {
 	shot := &oneShot{ctx: ctx, s: s, red: red, raws: raws,
 		res: attemptResult{err: errors.New("analytics-go did not send the request")}}
-	cb := &countdown{left: len(raws), done: make(chan struct{})}
 	client, err := analytics.NewWithConfig(writeKey, analytics.Config{
 		Endpoint:   s.cfg.Endpoint,
 		Interval:   24 * time.Hour, // never: BatchSize sends the request
 		BatchSize:  len(raws),
 		Transport:  shot,
-		Callback:   cb,
 		Logger:     analyticsLogger{l: s.cfg.Logger, red: red},
 		RetryAfter: func(int) time.Duration { return 0 },
 	})
@@ -66,54 +68,26 @@ func (s *Sender) post(ctx context.Context, writeKey string, red *keyRedactor, ra
 		return attemptResult{err: fmt.Errorf("analytics-go: %w", err)}
 	}
 	for i := range raws {
-		if err := client.Enqueue(envelope(i)); err != nil {
-			cb.add(-1)
-			shot.fail(fmt.Errorf("analytics-go refused message %d: %w", i, err))
+		if err := client.Enqueue(placeholder); err != nil {
+			_ = client.Close()
+			return attemptResult{err: fmt.Errorf("analytics-go refused message %d: %w", i, err)}
 		}
 	}
-	select {
-	case <-cb.done:
-	case <-ctx.Done():
-	}
+	// The last Enqueue filled the batch; Close waits until its request was
+	// made (the transport bounds it by the attempt's timeout and context).
 	_ = client.Close()
 	return shot.result()
 }
 
-// envelopeTime is the fixed timestamp of envelopes, so analytics-go does not
-// stamp its own (the raw message's timestamp is what is sent).
-var envelopeTime = time.Unix(0, 0).UTC()
-
-// envelope is the Track handed to analytics-go for message i: the smallest
-// track it accepts, carrying i as its messageId.
-func envelope(i int) analytics.Track {
-	return analytics.Track{Type: "track", MessageId: strconv.Itoa(i), UserId: "u", Event: "e", Timestamp: envelopeTime}
-}
-
-// countdown is the analytics Callback: done once every message was reported.
-type countdown struct {
-	mu   sync.Mutex
-	left int
-	done chan struct{}
-}
-
-func (c *countdown) add(d int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.left <= 0 {
-		return
-	}
-	if c.left += d; c.left <= 0 {
-		close(c.done)
-	}
-}
-
-func (c *countdown) Success(analytics.Message)        { c.add(-1) }
-func (c *countdown) Failure(analytics.Message, error) { c.add(-1) }
+// placeholder is the Track handed to analytics-go for each message: the
+// smallest it accepts, with an id and a fixed timestamp so that it makes
+// none of its own.
+var placeholder = analytics.Track{MessageId: "0", UserId: "u", Event: "e", Timestamp: time.Unix(0, 0).UTC()}
 
 // oneShot is the RoundTripper of one attempt's client: the first request
 // analytics-go makes is sent for real, with the raw messages; any other
 // (analytics-go retrying after its own 10 s client timeout) is answered 200
-// at once.
+// at once, as every message already went in the first.
 type oneShot struct {
 	ctx  context.Context
 	s    *Sender
@@ -123,12 +97,6 @@ type oneShot struct {
 	once sync.Once
 	mu   sync.Mutex
 	res  attemptResult
-}
-
-func (o *oneShot) fail(err error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.res = attemptResult{err: err}
 }
 
 func (o *oneShot) result() attemptResult {
@@ -161,7 +129,7 @@ const sentAtLayout = "2006-01-02T15:04:05.000Z"
 // send builds the real body from analytics-go's (its batch messageId and
 // library context, kept verbatim, around the raw messages) and posts it.
 func (o *oneShot) send(orig *http.Request, in []byte) attemptResult {
-	ab, err := parseAnalyticsBatch(in, len(o.raws))
+	ab, err := parseAnalyticsBatch(in)
 	if err != nil {
 		return attemptResult{err: fmt.Errorf("unreadable analytics-go request: %w", err)}
 	}
@@ -231,11 +199,9 @@ type analyticsBatch struct {
 	Context   []byte
 }
 
-// parseAnalyticsBatch reads analytics-go's request body and checks that it
-// carries exactly the envelopes 0…n-1, in order: anything else means
-// analytics-go did not send the messages as one request, which would be a
-// bug here, reported rather than sent.
-func parseAnalyticsBatch(body []byte, n int) (analyticsBatch, error) {
+// parseAnalyticsBatch reads the top level of analytics-go's request body for
+// its batch id and context; its "batch" (the placeholders) is not looked at.
+func parseAnalyticsBatch(body []byte) (analyticsBatch, error) {
 	var ab analyticsBatch
 	it := jsonscan.NewObjectIter(jsonscan.NewScanner(body), 0)
 	err := it.Open()
@@ -251,11 +217,6 @@ func parseAnalyticsBatch(body []byte, n int) (analyticsBatch, error) {
 			}
 		case "context":
 			ab.Context = it.Val
-		case "batch":
-			if it.Kind != jsonscan.KindArray {
-				return ab, fmt.Errorf("batch is a %s", it.Kind)
-			}
-			err = checkEnvelopes(it.Val, n)
 		}
 	}
 	if err != nil {
@@ -265,36 +226,4 @@ func parseAnalyticsBatch(body []byte, n int) (analyticsBatch, error) {
 		return ab, errors.New("no batch messageId")
 	}
 	return ab, nil
-}
-
-// checkEnvelopes checks that batch holds the envelopes 0…n-1 in order.
-func checkEnvelopes(batch []byte, n int) error {
-	arr := jsonscan.NewArrayIter(jsonscan.NewScanner(batch), 1)
-	err := arr.Open()
-	next := 0
-	for err == nil {
-		var more bool
-		if more, err = arr.Next(); err != nil || !more {
-			break
-		}
-		token := -1
-		env := jsonscan.NewObjectIter(jsonscan.NewScanner(arr.Val), 2)
-		err = env.Open()
-		for err == nil {
-			if more, err = env.Next(); err != nil || !more {
-				break
-			}
-			if string(env.Key) == "messageId" && env.Kind == jsonscan.KindString && !env.Esc {
-				token, _ = strconv.Atoi(string(env.Val[1 : len(env.Val)-1]))
-			}
-		}
-		if err == nil && token != next {
-			err = fmt.Errorf("envelope %d carries token %d", next, token)
-		}
-		next++
-	}
-	if err == nil && next != n {
-		err = fmt.Errorf("%d envelopes for %d messages", next, n)
-	}
-	return err
 }
