@@ -43,19 +43,6 @@ const (
 // sequence number in the buffer file.
 const metaDamagedSeq = "buffer_disk_damaged_seq"
 
-// Kinds of metadata values in the backlog, so that a message read back has
-// the same metadata types it was written with.
-const (
-	metaKindString = 's'
-	metaKindBytes  = 'b'
-	metaKindInt    = 'i'
-	metaKindUint   = 'u'
-	metaKindFloat  = 'f'
-	metaKindBool   = 't'
-	metaKindTime   = 'T'
-	metaKindJSON   = 'j'
-)
-
 func diskBufferSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Beta().
@@ -124,7 +111,7 @@ message is one Braze request of about 100 events, as the buffer sits before the 
 				Default("always"),
 			service.NewIntField(bdFieldReadBatchSize).
 				Description("The most messages handed to the pipeline in one batch. An output batching policy can gather several such batches.").
-				Default(100).
+				Default(backlog.DefaultReadRecords).
 				Advanced(),
 			service.NewDurationField(bdFieldCommitDelay).
 				Description("How long a commit may be held open for more writes while writes are streaming in, so that inputs writing one message at a time (`file`, most inputs without batching) share one transaction and, under `sync: always`, one fsync among many messages. Writes handed over while a commit runs always go into the next commit together; this delay adds to that when commits are quick (`sync: none`), where a commit would otherwise take only the few writes that arrived during it. A write after a quiet moment, and a writer that waits for each acknowledgement before writing again, are committed at once (the buffer tries one hold on such a write at most every 100 delays). Under a steady stream each write waits at most this long more for its acknowledgement, in exchange for fewer transactions: less CPU and, under `sync: always`, fewer fsyncs. For example `2ms` trades a little more latency for larger commits; `0s` disables the hold.").
@@ -200,6 +187,8 @@ func newDiskBufferFromParsed(conf *service.ParsedConfig, mgr *service.Resources)
 	if opts.CommitDelay, err = conf.FieldDuration(bdFieldCommitDelay); err != nil {
 		return nil, err
 	}
+	// The queue holds a commit as long as it is told to; a configuration
+	// may not make every write of a stream wait more than a second.
 	if opts.CommitDelay < 0 || opts.CommitDelay > time.Second {
 		return nil, fmt.Errorf("field %s: must be between 0s and 1s, got %s", bdFieldCommitDelay, opts.CommitDelay)
 	}
@@ -371,7 +360,7 @@ func (b *diskBuffer) WriteBatch(ctx context.Context, batch service.MessageBatch,
 		}
 		recs[i].Body = body
 		if err := msg.MetaWalkMut(func(k string, v any) error {
-			recs[i].Meta = append(recs[i].Meta, encodeMetaValue(k, v))
+			recs[i].Meta = append(recs[i].Meta, backlog.MetaOf(k, v))
 			return nil
 		}); err != nil {
 			return err
@@ -426,7 +415,7 @@ func (b *diskBuffer) ReadBatch(ctx context.Context) (service.MessageBatch, servi
 		}
 		msg := service.NewMessage(r.Body)
 		for _, m := range r.Meta {
-			msg.MetaSetMut(m.Key, decodeMetaValue(m))
+			msg.MetaSetMut(m.Key, m.Decode())
 		}
 		batch[i] = msg
 	}
@@ -540,79 +529,6 @@ func (b *diskBuffer) setGauges(st backlog.Stats) {
 		full = 1
 	}
 	b.full.Set(full)
-}
-
-func encodeMetaValue(k string, v any) backlog.Meta {
-	m := backlog.Meta{Key: k, Kind: metaKindString}
-	switch t := v.(type) {
-	case string:
-		m.Value = []byte(t)
-	case []byte:
-		m.Kind, m.Value = metaKindBytes, t
-	case bool:
-		m.Kind, m.Value = metaKindBool, []byte(strconv.FormatBool(t))
-	case int:
-		m.Kind, m.Value = metaKindInt, []byte(strconv.FormatInt(int64(t), 10))
-	case int32:
-		m.Kind, m.Value = metaKindInt, []byte(strconv.FormatInt(int64(t), 10))
-	case int64:
-		m.Kind, m.Value = metaKindInt, []byte(strconv.FormatInt(t, 10))
-	case uint:
-		m.Kind, m.Value = metaKindUint, []byte(strconv.FormatUint(uint64(t), 10))
-	case uint32:
-		m.Kind, m.Value = metaKindUint, []byte(strconv.FormatUint(uint64(t), 10))
-	case uint64:
-		m.Kind, m.Value = metaKindUint, []byte(strconv.FormatUint(t, 10))
-	case float32:
-		m.Kind, m.Value = metaKindFloat, []byte(strconv.FormatFloat(float64(t), 'g', -1, 32))
-	case float64:
-		m.Kind, m.Value = metaKindFloat, []byte(strconv.FormatFloat(t, 'g', -1, 64))
-	case time.Time:
-		m.Kind, m.Value = metaKindTime, []byte(t.Format(time.RFC3339Nano))
-	default:
-		if j, err := json.Marshal(v); err == nil {
-			m.Kind, m.Value = metaKindJSON, j
-		} else {
-			m.Value = []byte(fmt.Sprint(v))
-		}
-	}
-	return m
-}
-
-func decodeMetaValue(m backlog.Meta) any {
-	s := string(m.Value)
-	switch m.Kind {
-	case metaKindBytes:
-		return m.Value
-	case metaKindBool:
-		if v, err := strconv.ParseBool(s); err == nil {
-			return v
-		}
-	case metaKindInt:
-		if v, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return v
-		}
-	case metaKindUint:
-		if v, err := strconv.ParseUint(s, 10, 64); err == nil {
-			return v
-		}
-	case metaKindFloat:
-		if v, err := strconv.ParseFloat(s, 64); err == nil {
-			return v
-		}
-	case metaKindTime:
-		if v, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			return v
-		}
-	case metaKindJSON:
-		dec := json.NewDecoder(strings.NewReader(s))
-		dec.UseNumber()
-		var v any
-		if err := dec.Decode(&v); err == nil {
-			return v
-		}
-	}
-	return s
 }
 
 // parseByteSize reads a byte count: a YAML number, or a string such as

@@ -526,7 +526,7 @@ func TestDiskBufferDamagedRecordGoesToDeadLetter(t *testing.T) {
 	for i := 0; i < 3000; i += 100 {
 		batch := make([]backlog.Record, 100)
 		for j := range batch {
-			batch[j] = backlog.Record{Body: []byte(fmt.Sprintf(`{"n":%d}`, i+j)), Meta: []backlog.Meta{encodeMetaValue("n", int64(i+j))}}
+			batch[j] = backlog.Record{Body: []byte(fmt.Sprintf(`{"n":%d}`, i+j)), Meta: []backlog.Meta{backlog.MetaOf("n", int64(i+j))}}
 		}
 		if err := q.Append(context.Background(), batch); err != nil {
 			t.Fatal(err)

@@ -38,9 +38,9 @@ type Damage struct {
 	Repeat bool
 }
 
-// Meta is one metadata entry. Kind is an opaque tag for the caller to restore
-// the value's type (the Benthos adapter uses it for strings, numbers, booleans
-// and JSON); the backlog stores it unchanged.
+// Meta is one metadata entry. Kind says how Value is encoded so that the
+// value's type comes back (MetaOf and Decode, in metavalue.go); the queue
+// stores both unchanged.
 type Meta struct {
 	Key   string
 	Kind  byte
