@@ -3,19 +3,11 @@ package plugin
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -29,6 +21,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/currents-segment/currents-segment/internal/segment/segmenttest"
+	"github.com/currents-segment/currents-segment/internal/testcert"
 )
 
 // The token every test pipeline is configured with; it must never appear in
@@ -420,35 +413,7 @@ func TestBrazeCurrentsReadiness(t *testing.T) {
 
 // With cert_file and key_file the input serves HTTPS.
 func TestBrazeCurrentsTLS(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "braze-currents-test"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "c.crt"), filepath.Join(dir, "c.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	certFile, keyFile, pool := testcert.Write(t)
 	col := &brazeCollect{}
 	h := brazeStart(t, "cert_file: "+certFile+"\nkey_file: "+keyFile, "braze_collect: {}", func(env *service.Environment) {
 		_ = env.RegisterOutput("braze_collect", service.NewConfigSpec(),
@@ -457,12 +422,6 @@ func TestBrazeCurrentsTLS(t *testing.T) {
 	if !strings.HasPrefix(h.url, "https://") {
 		t.Fatalf("URL %s", h.url)
 	}
-	parsed, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(parsed)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	req, _ := http.NewRequest(http.MethodPost, h.url, bytes.NewReader(brazeEnvelopeOf("tls-1")))
 	req.Header.Set("Authorization", "Bearer "+brazeTestToken)

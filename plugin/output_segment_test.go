@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -30,28 +29,6 @@ import (
 )
 
 // ---------------------------------------------------------------- helpers
-
-// segLogBuffer is a goroutine-safe log sink for a slog text handler.
-type segLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *segLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *segLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *segLogBuffer) slog() *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 // segAnswer is one scripted answer of segFakeAPI.
 type segAnswer struct {
@@ -185,7 +162,7 @@ backoff:
   max_interval: 50ms
 `
 
-func segNewOutput(t *testing.T, confYAML string, logs *segLogBuffer) *segmentOutput {
+func segNewOutput(t *testing.T, confYAML string, logs *logBuffer) *segmentOutput {
 	t.Helper()
 	conf, err := segmentOutputSpec().ParseYAML(confYAML, nil)
 	if err != nil {
@@ -486,7 +463,7 @@ func TestSegmentOutputKeyRejectedIsHeldLoggedOnceAndRecovers(t *testing.T) {
 	api.always = &segAnswer{status: 401, body: `{"error":"invalid write key ` + key + `"}`}
 	srv := httptest.NewServer(api)
 	defer srv.Close()
-	logs := &segLogBuffer{}
+	logs := &logBuffer{}
 	o := segNewOutput(t, "write_key: "+key+"\nendpoint: "+srv.URL+"\nmax_retry_duration: 20s"+segTestFastRetry, logs)
 
 	go func() {
@@ -551,7 +528,7 @@ func TestSegmentOutputWriteKeyNeverLeaks(t *testing.T) {
 	api.always = &segAnswer{status: 401, body: "no such key " + key}
 	srv := httptest.NewServer(api)
 	defer srv.Close()
-	logs := &segLogBuffer{}
+	logs := &logBuffer{}
 	o := segNewOutput(t, "write_key: "+key+"\nendpoint: "+srv.URL+"\nmax_retry_duration: 200ms"+segTestFastRetry, logs)
 
 	batch := segBatch(segTrack(0), []byte(`{"type":"track"}`))
@@ -622,7 +599,7 @@ func TestSegmentPipelineDeliversEverythingThroughFaults(t *testing.T) {
 		segmenttest.Fault{Status: 502},
 	)
 	b := service.NewStreamBuilder()
-	b.SetLogger((&segLogBuffer{}).slog())
+	b.SetLogger((&logBuffer{}).slog())
 	produce, err := b.AddBatchProducerFunc()
 	if err != nil {
 		t.Fatal(err)
@@ -680,7 +657,7 @@ func TestSegmentPipelineKeyRejectedWindowThenRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := env.NewStreamBuilder()
-	logs := &segLogBuffer{}
+	logs := &logBuffer{}
 	b.SetLogger(logs.slog())
 	// generate retries nacked messages itself: max_retry_duration shorter than
 	// the window makes the output hand batches back to Benthos at least once.
@@ -739,7 +716,7 @@ func TestSegmentPipelineDeadLetter(t *testing.T) {
 	rc.AddRule(segmenttest.RejectMessageID("poison", 400))
 	dlq := filepath.Join(t.TempDir(), "dead-letter.jsonl")
 	b := service.NewStreamBuilder()
-	b.SetLogger((&segLogBuffer{}).slog())
+	b.SetLogger((&logBuffer{}).slog())
 	produce, err := b.AddBatchProducerFunc()
 	if err != nil {
 		t.Fatal(err)
@@ -829,7 +806,7 @@ func TestSegmentPipelineShutdownMidRetryAcksNothing(t *testing.T) {
 	rc := segStartReceiver(t, "sd-key")
 	rc.SetFault(segmenttest.Fault{Status: 503})
 	b := service.NewStreamBuilder()
-	b.SetLogger((&segLogBuffer{}).slog())
+	b.SetLogger((&logBuffer{}).slog())
 	produce, err := b.AddBatchProducerFunc()
 	if err != nil {
 		t.Fatal(err)
@@ -938,7 +915,7 @@ func segOutcomePipeline(t *testing.T, rc *segmenttest.Receiver, key string) (pro
 	t.Helper()
 	dlq := filepath.Join(t.TempDir(), "dead-letter.jsonl")
 	b := service.NewStreamBuilder()
-	b.SetLogger((&segLogBuffer{}).slog())
+	b.SetLogger((&logBuffer{}).slog())
 	produce, err := b.AddBatchProducerFunc()
 	if err != nil {
 		t.Fatal(err)

@@ -53,7 +53,7 @@ func TestPipelineDeliversEveryEventExactlyAsMapped(t *testing.T) {
 		segmenttest.Fault{Status: 503},
 	)
 	b := service.NewStreamBuilder()
-	b.SetLogger((&segLogBuffer{}).slog())
+	b.SetLogger((&logBuffer{}).slog())
 	produce, err := b.AddProducerFunc()
 	if err != nil {
 		t.Fatal(err)

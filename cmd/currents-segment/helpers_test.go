@@ -201,19 +201,28 @@ func (l *lockedBuffer) String() string {
 // identified users: what the quickstart delivers.
 func sampleIdentified(t *testing.T, root string) map[string]bool {
 	t.Helper()
+	identified, _ := sampleEvents(t, root)
+	return identified
+}
+
+// sampleEvents reads the bundled sample: the ids of its events of
+// identified users, and the event types it holds.
+func sampleEvents(t *testing.T, root string) (identified, types map[string]bool) {
+	t.Helper()
 	f, err := os.Open(filepath.Join(root, "testdata", "sample", "currents-http-batches.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	want := map[string]bool{}
+	identified, types = map[string]bool{}, map[string]bool{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<22)
 	for sc.Scan() {
 		var batch struct {
 			Events []struct {
-				ID   string `json:"id"`
-				User struct {
+				ID        string `json:"id"`
+				EventType string `json:"event_type"`
+				User      struct {
 					External string `json:"external_user_id"`
 				} `json:"user"`
 			} `json:"events"`
@@ -222,12 +231,16 @@ func sampleIdentified(t *testing.T, root string) map[string]bool {
 			t.Fatal(err)
 		}
 		for _, e := range batch.Events {
+			types[e.EventType] = true
 			if e.User.External != "" {
-				want[e.ID] = true
+				identified[e.ID] = true
 			}
 		}
 	}
-	return want
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return identified, types
 }
 
 // outage makes rc refuse every request with 503 until it has answered

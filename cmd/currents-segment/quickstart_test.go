@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -14,35 +11,7 @@ import (
 // sample event of an identified user must arrive as a call, once.
 func TestQuickstart(t *testing.T) {
 	root := repoRoot(t)
-	f, err := os.Open(filepath.Join(root, "testdata", "sample", "currents-http-batches.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	want := map[string]bool{}
-	types := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<22)
-	for sc.Scan() {
-		var batch struct {
-			Events []struct {
-				ID        string `json:"id"`
-				EventType string `json:"event_type"`
-				User      struct {
-					External string `json:"external_user_id"`
-				} `json:"user"`
-			} `json:"events"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &batch); err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range batch.Events {
-			types[e.EventType] = true
-			if e.User.External != "" {
-				want[e.ID] = true
-			}
-		}
-	}
+	want, types := sampleEvents(t, root)
 	if len(types) != 48 {
 		t.Fatalf("the sample covers %d types, want the 48 with an HTTP shape", len(types))
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/currents-segment/currents-segment/internal/testcert"
 )
 
 func TestNewRefusesUnsafeConfigs(t *testing.T) {
@@ -31,7 +33,7 @@ func TestNewRefusesUnsafeConfigs(t *testing.T) {
 // input's field does and says what to change, without quoting the token.
 func TestNewRules(t *testing.T) {
 	const token = "brz-config-T0KEN"
-	certFile, keyFile, _ := selfSignedCert(t)
+	certFile, keyFile, _ := testcert.Write(t)
 	for _, tc := range []struct {
 		name string
 		conf Config

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/currents-segment/currents-segment/internal/testcert"
 )
 
 // listen serves a handler with conf on a free port through Listen, with a
@@ -59,7 +61,7 @@ func post(ctx context.Context, client *http.Client, url string, body []byte) (*h
 // URL it reports; the http.Server's complaints (a client refusing the
 // certificate) reach the Logger at DEBUG.
 func TestListenTLS(t *testing.T) {
-	certFile, keyFile, roots := selfSignedCert(t)
+	certFile, keyFile, roots := testcert.Write(t)
 	conf := smallLimits
 	conf.CertFile, conf.KeyFile = certFile, keyFile
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
