@@ -48,6 +48,12 @@ The event type of a flat record is its `+"`event_type`"+` field if present, else
 
 Each event becomes one message holding the Segment `+"`track`"+` call as JSON: `+"`type`"+`, `+"`event`"+`, `+"`messageId`"+` (the Currents `+"`id`"+`, so Segment dedupes replays), `+"`userId`"+` (`+"`external_user_id`"+`), `+"`anonymousId`"+` (Braze `+"`user_id`"+`), `+"`timestamp`"+` (RFC 3339, UTC), `+"`context.traits`"+`, `+"`context.device`"+` and the connector's `+"`properties`"+` with its renames. Absent fields are left out, never sent as null or an empty string.
 
+### Event types
+
+The processor knows the 96 event types of Braze's Currents glossaries and samples. By default it maps the ones Braze's Segment connector sends: every message engagement type with a Segment tab (including `+"`users.behaviors.Uninstall`"+`, `+"`users.behaviors.subscription.GlobalStateChange`"+` and `+"`users.behaviors.subscriptiongroup.StateChange`"+`, the behavior types Braze's connector page lists) and the legacy `+"`users.campaigns.Abort`"+` and `+"`users.canvas.Abort`"+` (named `+"`Campaign Aborted`"+` and `+"`Canvas Aborted`"+`). The other customer-behavior types, and the types with no Segment tab (`+"`agentconsole.*`"+`, `+"`users.profile.Update`"+`, `+"`users.UserDeleteRequest`"+`, `+"`users.UserOrphan`"+`, `+"`users.RandomBucketNumberUpdate`"+`), are skipped as `+"`not_selected`"+` unless listed in `+"`events`"+`.
+
+Where Braze publishes no Segment name for a type (`+"`users.messages.banner.Dismiss`"+`, the `+"`*.Retry`"+` types, `+"`users.canvas.costep.Send`"+`, `+"`users.behaviors.CustomEvent`"+`, and the types with no Segment tab), the Segment `+"`event`"+` is the Currents type itself, e.g. `+"`users.messages.banner.Dismiss`"+`, and every field is sent as a property; rename it with `+"`event_names`"+`. Braze gives the RCS and LINE events the same names (`+"`Aborted`"+`, `+"`Clicked`"+`, `+"`Sent`"+`), and so does this processor; the project README has an `+"`event_names`"+` block that prefixes them with their channel, and the table of every type.
+
 Every emitted message carries the metadata `+"`currents_event_type`"+`, `+"`currents_event_id`"+` and `+"`segment_event`"+`, and `+"`currents_app_group_id`"+` when the event names its Braze workspace, for routing workspaces to different Segment sources.
 
 ### Errors and drops
@@ -59,21 +65,21 @@ A message that arrives already flagged with an error (for example a damaged reco
 Skipped events (anonymous users under `+"`anonymous_users: skip`"+`, types outside `+"`events`"+`, unknown types under `+"`skip`"+`) are dropped and counted in `+"`currents_events_skipped`"+` by `+"`event_type`"+` and `+"`reason`"+`; mapped events are counted in `+"`currents_events_mapped`"+` and failed ones in `+"`currents_events_failed`"+`.`).
 		Fields(
 			service.NewStringListField(ctsFieldEvents).
-				Description("The event types to map; events of other types are skipped and counted with reason `not_selected`. Empty, the default, maps every supported type. An unknown name is a configuration error that lists the valid ones.").
+				Description("The event types to map; events of other known types are skipped and counted with reason `not_selected`. Empty, the default, maps the types Braze's Segment connector sends (see Event types above); a list replaces that selection and maps exactly the types listed, any of the 96. An unknown name is a configuration error that suggests the closest known type.").
 				Example([]string{"users.messages.email.Send", "users.messages.email.Open", "users.messages.email.Click"}).
 				Default([]any{}), // not []string: the lint rule sees the default, and Bloblang has no []string
 			service.NewStringMapField(ctsFieldEventNames).
-				Description("Renames the Segment event of a Currents type, for example to match names an existing tracking plan uses. Keys are Currents types; types not listed keep the name Braze's connector uses.").
+				Description("Renames the Segment event of a Currents type, for example to match names an existing tracking plan uses, to name a type Braze publishes no Segment name for (it is otherwise sent as the type itself), or to tell apart the RCS and LINE events Braze names alike. Keys are Currents types; types not listed keep the name Braze's connector uses.").
 				Example(map[string]any{"users.messages.email.Unsubscribe": "Email Unsubscribed", "users.messages.pushnotification.IosForeground": "iOS Foreground Push Opened"}).
 				Default(map[string]any{}),
 			service.NewStringEnumField(ctsFieldAnonymousUsers, "skip", "send").
 				Description("What to do with events of users without an `external_user_id`. `skip` drops them and counts them with reason `no_external_user_id`, as Braze's connector does. `send` sends them with `anonymousId` (the Braze user id) only, so Segment can merge them when the user is identified later.").
 				Default("skip"),
 			service.NewStringEnumField(ctsFieldProperties, "connector", "all").
-				Description("Which Currents fields become Segment properties. `connector` reproduces the property list of Braze's connector for each type. `all` also keeps every other Currents field (for example `timezone` as `context.timezone`, and fields Braze adds later), so nothing Braze sent is lost.").
+				Description("Which Currents fields become Segment properties. `connector` reproduces the property list of Braze's connector for each type, and sends every field of a type whose Segment call Braze does not document. `all` also keeps every other Currents field (for example `timezone` as `context.timezone`, the fields Braze added after its Segment tabs such as `is_unique`, `send_time` and `message_extras`, whose inclusion by its connector is not documented, and fields Braze adds later), so nothing Braze sent is lost.").
 				Default("connector"),
 			service.NewStringEnumField(ctsFieldUnknownEventTypes, "reject", "skip", "passthrough").
-				Description("What to do with an event whose type this processor does not know. `reject` flags the message with an error for a dead-letter route; `skip` drops it and counts it with reason `unknown_event_type`; `passthrough` maps it generically, every field a property, with the raw type as the Segment event name.").
+				Description("What to do with an event whose type is in no catalog, not one of the 96 this processor knows (a known type outside `events` is always skipped as `not_selected`). `reject` flags the message with an error for a dead-letter route; `skip` drops it and counts it with reason `unknown_event_type`; `passthrough` maps it generically, every field a property, with the raw type as the Segment event name.").
 				Default("reject"),
 			service.NewInterpolatedStringField(ctsFieldEventType).
 				Description("The event type of flat records that carry neither an `event_type` field nor an `event_type=<type>` segment in their `path` metadata, for example rows exported by hand from a single-type table. Interpolated per message.").

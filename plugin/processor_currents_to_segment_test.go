@@ -344,3 +344,32 @@ func TestCurrentsToSegmentPassesFlaggedMessagesOn(t *testing.T) {
 		t.Fatalf("flagged message changed: %q, %v", body, out[0].GetError())
 	}
 }
+
+// The default selection is Braze's connector: a known type outside it is
+// skipped as not_selected (never failed as unknown, whatever
+// unknown_event_types says), and mapped once listed in events, named by its
+// type where Braze publishes no name.
+func TestCurrentsToSegmentDefaultSelection(t *testing.T) {
+	custom := `{"event_type":"users.behaviors.CustomEvent","id":"ce-1","time":1764334800,"user":{"user_id":"u","external_user_id":"x"},"properties":{"name":"played","app_id":"app"}}`
+	agent := `{"event_type":"agentconsole.AgentExecuted","id":"ag-1","time":1764334800,"user":{"user_id":"u","external_user_id":"x"},"properties":{"agent_id":"a"}}`
+	dismiss := `{"event_type":"users.messages.banner.Dismiss","id":"bd-1","time":1764334800,"user":{"user_id":"u","external_user_id":"x"},"properties":{"banner_placement_id":"top"}}`
+	in := func() []*service.Message {
+		return []*service.Message{service.NewMessage([]byte(`{"events":[` + custom + `,` + agent + `,` + dismiss + `]}`))}
+	}
+	out, metrics := runProcessor(t, `currents_to_segment: { unknown_event_types: reject }`, in())
+	if len(out) != 1 || out[0].err != nil || out[0].meta["segment_event"] != "users.messages.banner.Dismiss" {
+		t.Fatalf("want only the banner dismissal, mapped under its type: %+v", out)
+	}
+	for _, typ := range []string{"users.behaviors.CustomEvent", "agentconsole.AgentExecuted"} {
+		if got := metrics.Get("currents_events_skipped", typ, "not_selected"); got != 1 {
+			t.Errorf("%s skipped as not_selected: %v (have %v)", typ, got, metrics.keys())
+		}
+	}
+	if got := metrics.Get("currents_events_failed", "unknown", "unknown_event_type"); got != 0 {
+		t.Errorf("a known type counted as unknown: %v", got)
+	}
+	out, _ = runProcessor(t, `currents_to_segment: { events: [ users.behaviors.CustomEvent ] }`, in())
+	if len(out) != 1 || out[0].err != nil || out[0].meta["segment_event"] != "users.behaviors.CustomEvent" || !strings.Contains(out[0].body, `"name":"played"`) {
+		t.Fatalf("selected by name: %+v", out)
+	}
+}

@@ -24,7 +24,9 @@ import (
 
 	"github.com/linkedin/goavro/v2"
 
+	"github.com/currents-segment/currents-segment/internal/contract"
 	"github.com/currents-segment/currents-segment/internal/segment/segmenttest"
+	"github.com/currents-segment/currents-segment/internal/spec"
 )
 
 // Helpers shared by the binary's tests: running it, the local Segment
@@ -136,15 +138,28 @@ func readDeadLetters(t *testing.T, path string) []deadLetter {
 	return out
 }
 
-// storageEvents reads the bundled storage export with goavro and returns the
-// time of every event of an identified user, by id.
-func storageEvents(t *testing.T, dir string) (identified map[string]int64, total int) {
+// storageEvents reads a storage export with goavro and returns the time of
+// every event the processor's defaults send (an identified user, a type in
+// the default selection), by id, and the types the export holds.
+func storageEvents(t *testing.T, dir string) (identified map[string]int64, types map[string]bool) {
 	t.Helper()
-	identified = map[string]int64{}
-	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+	events, err := spec.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	identified, types = map[string]int64{}, map[string]bool{}
+	err = filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
 		if err != nil || !strings.HasSuffix(path, ".avro") {
 			return err
 		}
+		// Braze's layout names the type in the path: .../event_type=<type>/date=.../x.avro
+		typ := filepath.Base(filepath.Dir(filepath.Dir(path)))
+		typ, ok := strings.CutPrefix(typ, "event_type=")
+		if !ok {
+			return fmt.Errorf("%s: not in Braze's storage layout", path)
+		}
+		types[typ] = true
+		selected := contract.InDefault(typ, events[typ])
 		f, err := os.Open(path)
 		if err != nil {
 			return err
@@ -160,8 +175,7 @@ func storageEvents(t *testing.T, dir string) (identified map[string]int64, total
 				return err
 			}
 			rec := d.(map[string]any)
-			total++
-			if ext, ok := rec["external_user_id"].(map[string]any); ok && ext["string"] != "" {
+			if ext, ok := rec["external_user_id"].(map[string]any); ok && ext["string"] != "" && selected {
 				var ts int64
 				switch v := rec["time"].(type) {
 				case int32:
@@ -177,7 +191,7 @@ func storageEvents(t *testing.T, dir string) (identified map[string]int64, total
 	if err != nil {
 		t.Fatal(err)
 	}
-	return identified, total
+	return identified, types
 }
 
 type lockedBuffer struct {
@@ -197,18 +211,24 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// sampleIdentified returns the ids of the bundled sample's events of
-// identified users: what the quickstart delivers.
+// sampleIdentified returns the ids of the bundled sample's events that the
+// quickstart delivers: of identified users, of a type in the default
+// selection (Braze's connector's).
 func sampleIdentified(t *testing.T, root string) map[string]bool {
 	t.Helper()
 	identified, _ := sampleEvents(t, root)
 	return identified
 }
 
-// sampleEvents reads the bundled sample: the ids of its events of
-// identified users, and the event types it holds.
+// sampleEvents reads the bundled sample: the ids of its events the
+// processor's defaults send (identified users, types in the default
+// selection, as the contract says), and the event types it holds.
 func sampleEvents(t *testing.T, root string) (identified, types map[string]bool) {
 	t.Helper()
+	events, err := spec.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.Open(filepath.Join(root, "testdata", "sample", "currents-http-batches.jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +252,7 @@ func sampleEvents(t *testing.T, root string) (identified, types map[string]bool)
 		}
 		for _, e := range batch.Events {
 			types[e.EventType] = true
-			if e.User.External != "" {
+			if e.User.External != "" && contract.InDefault(e.EventType, events[e.EventType]) {
 				identified[e.ID] = true
 			}
 		}

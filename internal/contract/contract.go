@@ -1,5 +1,7 @@
 // Package contract computes, from events.json alone and with encoding/json,
-// the Segment call Braze's connector sends for an event. Tests compare the
+// the Segment call Braze's connector sends for an event (or, where Braze
+// publishes none, the call the contract README prescribes), and which types
+// the connector sends at all. Tests compare the
 // mapper's output against it, so the expectation never comes from the code
 // under test.
 package contract
@@ -7,6 +9,7 @@ package contract
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/currents-segment/currents-segment/internal/spec"
@@ -19,8 +22,45 @@ var legacyNames = map[string]string{
 	"users.canvas.Abort":    "Canvas Aborted",
 }
 
+// connectorPage are the behavior types Braze's Segment for Currents page
+// lists as supported (the contract README, "What Braze's own Segment
+// connector sends").
+var connectorPage = map[string]bool{
+	"users.behaviors.Uninstall":                      true,
+	"users.behaviors.subscription.GlobalStateChange": true,
+	"users.behaviors.subscriptiongroup.StateChange":  true,
+}
+
+// InDefault says whether Braze's Segment connector sends a type, as the
+// contract README puts it: the message engagement types that have a Segment
+// tab (their segment block is transcribed from the message engagement
+// glossary, [G] or [L]), the behavior types the connector page lists, and the
+// two legacy Abort types.
+func InDefault(typ string, et spec.EventType) bool {
+	if _, legacy := legacyNames[typ]; legacy || connectorPage[typ] {
+		return true
+	}
+	return et.Segment != nil && strings.Contains(et.Sources.Segment, "message_engagement_events")
+}
+
+// Named says whether Braze documents the Segment event name of a type.
+func Named(et spec.EventType) bool { return et.Segment != nil && et.Segment.Documented }
+
+// EventName is the Segment event a type is sent as: Braze's documented name,
+// the project's name of a legacy type, or else the type itself.
+func EventName(typ string, et spec.EventType) string {
+	if Named(et) {
+		return et.Segment.Event
+	}
+	if name, ok := legacyNames[typ]; ok {
+		return name
+	}
+	return typ
+}
+
 // Flatten merges an HTTP event's top level, user and properties objects, and
-// returns a storage record as it is.
+// returns a storage record as it is (its properties field, a JSON-encoded
+// string on the custom event and purchase records, stays a field).
 func Flatten(raw []byte) (map[string]any, error) {
 	var ev map[string]any
 	if err := json.Unmarshal(raw, &ev); err != nil {
@@ -28,23 +68,36 @@ func Flatten(raw []byte) (map[string]any, error) {
 	}
 	flat := map[string]any{}
 	for k, v := range ev {
-		switch k {
-		case "user", "properties":
-			inner, ok := v.(map[string]any)
-			if !ok {
-				return nil, fmt.Errorf("%s is not an object", k)
-			}
+		inner, ok := v.(map[string]any)
+		if (k == "user" || k == "properties") && ok {
 			for kk, vv := range inner {
 				flat[kk] = vv
 			}
-		default:
-			flat[k] = v
+			continue
 		}
+		flat[k] = v
 	}
 	return flat, nil
 }
 
 func present(v any) bool { return v != nil && v != "" }
+
+// Skip says why no call is sent for a flattened event, as the reason the
+// processor counts it under (its README lists them), or "" when one is: the
+// connector sends no event of a user without external_user_id; with
+// anonymous (the opt-in) such an event is sent with anonymousId only, and an
+// event with neither id is never sent.
+func Skip(flat map[string]any, anonymous bool) string {
+	switch {
+	case present(flat["external_user_id"]):
+		return ""
+	case !anonymous:
+		return "no_external_user_id"
+	case !present(flat["user_id"]):
+		return "no_user_identity"
+	}
+	return ""
+}
 
 // ExpectedCall is the track call for a flattened event of a contract type,
 // with numbers as float64 as encoding/json decodes them.
@@ -66,29 +119,24 @@ func ExpectedCall(typ string, et spec.EventType, flat map[string]any) (map[strin
 	}
 	props := map[string]any{}
 	context := map[string]any{}
-	if et.Segment == nil {
-		name, ok := legacyNames[typ]
-		if !ok {
-			return nil, fmt.Errorf("%s has no Segment mapping", typ)
-		}
-		call["event"] = name
-		for _, f := range et.Fields {
-			switch f.Name {
-			case "id", "user_id", "external_user_id", "time", "timezone":
+	call["event"] = EventName(typ, et)
+	if !Named(et) {
+		// No documented property list: every field of the event.
+		for k, v := range flat {
+			switch k {
+			case "id", "user_id", "external_user_id", "time", "timezone", "event_type":
 				continue
 			}
-			if present(flat[f.Name]) {
-				props[f.Name] = flat[f.Name]
+			if present(v) {
+				props[k] = v
 			}
 		}
 	} else {
-		s := et.Segment
-		call["event"] = s.Event
 		source := map[string]string{}
-		for from, to := range s.Renames {
+		for from, to := range et.Segment.Renames {
 			source[to] = from
 		}
-		for _, p := range s.Properties {
+		for _, p := range et.Segment.Properties {
 			field := p
 			if from, ok := source[p]; ok {
 				field = from
@@ -97,6 +145,8 @@ func ExpectedCall(typ string, et spec.EventType, flat map[string]any) (map[strin
 				props[p] = flat[field]
 			}
 		}
+	}
+	if s := et.Segment; s != nil {
 		traits := map[string]any{}
 		if s.TraitsEmail != nil && present(flat[*s.TraitsEmail]) {
 			traits["email"] = flat[*s.TraitsEmail]

@@ -8,6 +8,7 @@ package currents
 import "sort"
 
 //go:generate go run ./internal/gencatalog -out catalog_table.go
+//go:generate go run ./internal/gencatalogdoc -readme ../../README.md
 
 // Kind is the JSON kind a Currents field must have.
 type Kind uint8
@@ -19,6 +20,11 @@ const (
 	KindInt
 	KindBool
 	KindStringArray
+	// KindNumber is any JSON number (Avro float).
+	KindNumber
+	// KindObject is a JSON object (the HTTP shape's custom and purchase
+	// properties).
+	KindObject
 )
 
 func (k Kind) String() string {
@@ -31,6 +37,10 @@ func (k Kind) String() string {
 		return "a boolean"
 	case KindStringArray:
 		return "an array of strings"
+	case KindNumber:
+		return "a number"
+	case KindObject:
+		return "an object"
 	}
 	return "any JSON value"
 }
@@ -49,12 +59,51 @@ type Property struct {
 	Name  string
 }
 
+// Status says what Braze documents of the Segment call of a type.
+type Status uint8
+
+// The statuses of the contract's types.
+const (
+	// StatusDocumented: Braze's Segment tab names the event, and the
+	// catalog sends what the tab lists.
+	StatusDocumented Status = iota + 1
+	// StatusNameUnknown: Braze shows a Segment tab, but no readable name.
+	StatusNameUnknown
+	// StatusNoSegmentTab: Braze documents no Segment tab for the type.
+	StatusNoSegmentTab
+	// StatusLegacy: a removed type no current glossary has
+	// (users.campaigns.Abort, users.canvas.Abort), named by this project.
+	StatusLegacy
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusDocumented:
+		return "documented"
+	case StatusNameUnknown:
+		return "Segment tab, name unknown"
+	case StatusNoSegmentTab:
+		return "no Segment tab"
+	case StatusLegacy:
+		return "legacy, named by this project"
+	}
+	return "unknown"
+}
+
 // EventType is one Currents event type and how it maps to Segment.
 type EventType struct {
 	// Name is Braze's type, e.g. users.messages.email.Click.
 	Name string
-	// SegmentEvent is the track call's event name in Braze's connector.
+	// SegmentEvent is the track call's event name: the one Braze's connector
+	// uses where it is documented, the project's for the legacy types, and
+	// the type itself (e.g. users.messages.banner.Dismiss) where Braze
+	// publishes none.
 	SegmentEvent string
+	// Status says whether Braze documents the name, and why not.
+	Status Status
+	// Default marks the types of the default selection (Options.Events
+	// empty): those Braze's Segment connector sends.
+	Default bool
 	// TraitsEmail and TraitsPhone name the field sent as context.traits.email
 	// and context.traits.phone, if any.
 	TraitsEmail string
@@ -63,17 +112,16 @@ type EventType struct {
 	// and context.device.type, if any.
 	DeviceModel string
 	DeviceType  string
-	// UserIDOptional is set where Braze's schema allows a null user_id.
+	// UserIDOptional is set where Braze's schema allows a null user_id, or
+	// has none.
 	UserIDOptional bool
-	// Legacy marks the two removed Abort types, named by this project.
-	Legacy bool
-	// Generic marks a documented type without a schema: every field is sent
-	// as a property and no field kind is checked.
-	Generic bool
 	// Fields are the type's known fields with their kinds.
 	Fields []FieldSpec
-	// Properties is the connector's property list, in order.
+	// Properties is the connector's property list, in order; empty for a
+	// type that is not StatusDocumented, which sends every field.
 	Properties []Property
+
+	allFields bool // every field is a property: Status is not StatusDocumented
 
 	index      int          // position in the catalog
 	propFields []bool       // by field id: read by a property
@@ -102,21 +150,6 @@ var aliases = map[string]string{
 	"users_canvas_abort":    "users.canvas.Abort",
 }
 
-// documentedTypes exist in Braze's glossary without a schema in the contract:
-// their fields are mapped generically.
-var documentedTypes = []EventType{
-	{Name: "users.messages.sms.CarrierSend", SegmentEvent: "SMS Sent to Carrier"},
-	{Name: "users.messages.email.Deferral", SegmentEvent: "Email Deferred"},
-	{Name: "users.messages.webhook.Failure", SegmentEvent: "Webhook Failed"},
-	{Name: "users.messages.whatsapp.Click", SegmentEvent: "WhatsApp Tracked Link Clicked"},
-	{Name: "users.messages.featureflag.Impression", SegmentEvent: "Feature Flag Experiment Impressed"},
-	{Name: "users.messages.banner.Abort", SegmentEvent: "Banner Aborted"},
-	{Name: "users.messages.banner.Click", SegmentEvent: "Banner Clicked"},
-	{Name: "users.canvasstep.Progression", SegmentEvent: "Canvas Step Progression"},
-	{Name: "users.messages.liveactivity.Send", SegmentEvent: "Live Activity Sent"},
-	{Name: "users.messages.liveactivity.Outcome", SegmentEvent: "Live Activity Outcome"},
-}
-
 // Catalog is the immutable table of every supported event type, built once.
 // It is safe for concurrent use.
 type Catalog struct {
@@ -126,6 +159,8 @@ type Catalog struct {
 	// event stores its values in a flat array instead of a map.
 	fieldIDs   map[string]int
 	fieldNames []string
+	// quotedNames are fieldNames as JSON strings, ready to append.
+	quotedNames []string
 	// fields is fieldIDs for the decoder's hot path.
 	fields fieldTable
 }
@@ -152,8 +187,7 @@ var wellKnownFields = []string{
 
 var defaultCatalog = buildCatalog()
 
-// DefaultCatalog returns the catalog of every type this package supports: the
-// 50 types of the contract and the documented types without a schema.
+// DefaultCatalog returns the catalog of every type of the contract (96).
 func DefaultCatalog() *Catalog { return defaultCatalog }
 
 func buildCatalog() *Catalog {
@@ -161,19 +195,12 @@ func buildCatalog() *Catalog {
 	for _, n := range wellKnownFields {
 		c.fieldID(n)
 	}
-	all := make([]EventType, 0, len(contractTypes)+len(documentedTypes))
-	all = append(all, contractTypes...)
-	for _, d := range documentedTypes {
-		d.Generic = true
-		all = append(all, d)
-	}
+	all := append([]EventType(nil), contractTypes...)
 	for i := range all {
 		t := &all[i]
 		t.index = i
+		t.allFields = t.Status != StatusDocumented
 		t.email, t.phone, t.devModel, t.devType = c.optionalID(t.TraitsEmail), c.optionalID(t.TraitsPhone), c.optionalID(t.DeviceModel), c.optionalID(t.DeviceType)
-		if t.Generic {
-			t.email = fieldEmailAddress
-		}
 		for _, f := range t.Fields {
 			if c.fieldID(f.Name) < fieldDeviceID {
 				continue // identity, time and timezone are checked for every type
@@ -196,10 +223,18 @@ func buildCatalog() *Catalog {
 		c.byName[alias] = c.byName[name]
 	}
 	c.fields = newFieldTable(c.fieldNames)
+	for _, n := range c.fieldNames {
+		c.quotedNames = append(c.quotedNames, quote(n))
+	}
 	return c
 }
 
 func (t *EventType) isProperty(id int) bool { return t.propFields[id] }
+
+// SendsAllFields reports whether every field of the type is sent as a
+// property: true for a type whose Segment call Braze does not document,
+// which has no property list.
+func (t *EventType) SendsAllFields() bool { return t.allFields }
 
 func (c *Catalog) fieldID(name string) int {
 	if id, ok := c.fieldIDs[name]; ok {
@@ -224,7 +259,7 @@ func (c *Catalog) Lookup(name string) (*EventType, bool) {
 	return t, ok
 }
 
-// Types returns every supported type, contract types first.
+// Types returns every supported type, sorted by name.
 func (c *Catalog) Types() []*EventType { return c.types }
 
 // Names returns every accepted type name, aliases included, sorted.

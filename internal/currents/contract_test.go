@@ -2,7 +2,9 @@ package currents
 
 import (
 	"encoding/json"
+	"io/fs"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -41,45 +43,260 @@ func assertCall(t *testing.T, r Result, want map[string]any) {
 	}
 }
 
-func TestContractEveryTypeEveryShape(t *testing.T) {
+func contractEvents(t *testing.T) map[string]spec.EventType {
+	t.Helper()
 	events, err := spec.Events()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewMapper(DefaultCatalog(), Options{})
+	return events
+}
+
+// contractExamples lists the contract's example files as (type, shape).
+func contractExamples(t *testing.T) [][2]string {
+	t.Helper()
+	entries, err := fs.ReadDir(spec.FS(), "examples")
 	if err != nil {
 		t.Fatal(err)
 	}
-	shapes := 0
+	var out [][2]string
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".json")
+		dot := strings.LastIndexByte(name, '.')
+		out = append(out, [2]string{name[:dot], name[dot+1:]})
+	}
+	return out
+}
+
+// assertOutcome checks a result against the contract: skipped for the
+// reason it gives, or mapped to the call it gives.
+func assertOutcome(t *testing.T, r Result, skip string, call map[string]any) {
+	t.Helper()
+	if skip != "" {
+		if r.Outcome != Skipped || r.SkipReason != skip {
+			t.Fatalf("want skipped as %s, got %+v", skip, r)
+		}
+		return
+	}
+	assertCall(t, r, call)
+}
+
+// Every example of the contract, in its shape (and, for storage, also with
+// Avro-JSON union wrapping): selected by name (with anonymous_users: send, so
+// that the examples without an external user id map too), it maps exactly as
+// the contract says; under the default options it maps the same when the
+// contract puts its type in Braze's connector, and is skipped as not
+// selected, never failed, when not.
+func TestContractEveryTypeEveryShape(t *testing.T) {
+	events := contractEvents(t)
+	def := mustMapper(t, Options{})
+	examples := contractExamples(t)
+	storage := map[string]bool{}
+	for _, ex := range examples {
+		typ, shape := ex[0], ex[1]
+		et, ok := events[typ]
+		if !ok {
+			t.Fatalf("example of %s, a type events.json does not have", typ)
+		}
+		if shape == "storage" {
+			storage[typ] = true
+		}
+		raw, _ := spec.Example(typ, shape)
+		t.Run(typ+"/"+shape, func(t *testing.T) {
+			flat := flatten(t, raw)
+			want := expectedCall(t, typ, et, flat)
+			selected := mustMapper(t, Options{Events: []string{typ}, AnonymousUsers: AnonymousSend})
+			// Storage records carry no event_type: the type comes from the
+			// object path, as the processor passes it.
+			r := mapOne(t, selected, raw, typ)
+			skip := contract.Skip(flat, true)
+			assertOutcome(t, r, skip, want)
+			if r.EventType != typ || r.EventID != want["messageId"] || r.SegmentEvent != want["event"] {
+				t.Fatalf("result metadata: type %q id %q event %q", r.EventType, r.EventID, r.SegmentEvent)
+			}
+			if shape == "storage" {
+				assertOutcome(t, mapOne(t, selected, avroJSONWrap(t, typ, raw), typ), skip, want)
+			}
+			r = mapOne(t, def, raw, typ)
+			if contract.InDefault(typ, et) {
+				assertOutcome(t, r, contract.Skip(flat, false), want)
+			} else if r.Outcome != Skipped || r.SkipReason != SkipNotSelected || !r.Known || r.EventType != typ {
+				t.Fatalf("outside the default selection: want skipped as %s, got %+v", SkipNotSelected, r)
+			}
+		})
+	}
+	if len(storage) != len(events) {
+		t.Fatalf("%d types have a storage example, the contract has %d types", len(storage), len(events))
+	}
+}
+
+// Where Braze publishes no Segment name the event is the type itself (the
+// legacy Abort types aside), and never a name of another type; event_names
+// renames it.
+func TestContractTypesWithoutPublishedName(t *testing.T) {
+	events := contractEvents(t)
+	n := 0
 	for _, typ := range spec.TypeNames(events) {
 		et := events[typ]
-		for _, shape := range []string{"http", "storage"} {
-			raw, ok := spec.Example(typ, shape)
-			if !ok {
-				if shape == "http" && et.Segment != nil {
-					t.Errorf("%s: no HTTP example", typ)
-				}
-				continue
-			}
-			t.Run(typ+"/"+shape, func(t *testing.T) {
-				want := expectedCall(t, typ, et, flatten(t, raw))
-				// Storage records carry no event_type: the type comes from the
-				// object path, as the processor passes it.
-				r := mapOne(t, m, raw, typ)
-				assertCall(t, r, want)
-				if r.EventType != typ || r.EventID != want["messageId"] || r.SegmentEvent != want["event"] {
-					t.Fatalf("result metadata: type %q id %q event %q", r.EventType, r.EventID, r.SegmentEvent)
-				}
-				if shape == "storage" {
-					wrapped := avroJSONWrap(t, typ, raw)
-					assertCall(t, mapOne(t, m, wrapped, typ), want)
-				}
-			})
-			shapes++
+		if contract.Named(et) {
+			continue
+		}
+		n++
+		ct, ok := DefaultCatalog().Lookup(typ)
+		if !ok {
+			t.Fatalf("%s not in the catalog", typ)
+		}
+		if want := contract.EventName(typ, et); ct.SegmentEvent != want {
+			t.Errorf("%s: event %q, want %q", typ, ct.SegmentEvent, want)
+		}
+		raw, _ := spec.Example(typ, "storage")
+		m := mustMapper(t, Options{Events: []string{typ}, EventNames: map[string]string{typ: "Renamed " + typ}, AnonymousUsers: AnonymousSend})
+		r := mapOne(t, m, raw, typ)
+		if r.SegmentEvent != "Renamed "+typ {
+			t.Errorf("%s: event_names did not rename it: %+v", typ, r)
+		}
+		if contract.Skip(flatten(t, raw), true) == "" && decodeCall(t, r)["event"] != "Renamed "+typ {
+			t.Errorf("%s: the call is not renamed: %s", typ, r.Track)
 		}
 	}
-	if shapes != 48+50 {
-		t.Fatalf("checked %d examples, want 98 (48 HTTP, 50 storage)", shapes)
+	if n == 0 {
+		t.Fatal("the contract has no type without a published name")
+	}
+}
+
+// sampleValue is a value of a field's Avro type, and one of another type.
+func sampleValue(avroType string) (good, bad any) {
+	switch avroType {
+	case "boolean":
+		return true, "yes"
+	case "int", "long":
+		return 1764334800, "soon"
+	case "float":
+		return 2.5, "x"
+	}
+	return "v-" + avroType, 7
+}
+
+// The fields Braze added after the samples (since v11/v12) are known to
+// their types: type-checked, sent under properties: all, and under
+// properties: connector only for a type that sends every field (their
+// Segment inclusion is not documented).
+func TestContractFieldsAddedSince(t *testing.T) {
+	events := contractEvents(t)
+	checked := 0
+	for _, typ := range spec.TypeNames(events) {
+		et := events[typ]
+		for _, f := range et.Fields {
+			if f.Since == "" {
+				continue
+			}
+			checked++
+			raw, _ := spec.Example(typ, "storage")
+			var rec map[string]any
+			if err := json.Unmarshal(raw, &rec); err != nil {
+				t.Fatal(err)
+			}
+			good, bad := sampleValue(f.AvroType)
+			rec[f.Name] = good
+			withField, _ := json.Marshal(rec)
+			rec[f.Name] = bad
+			withBad, _ := json.Marshal(rec)
+
+			connector := mapOne(t, mustMapper(t, Options{Events: []string{typ}, AnonymousUsers: AnonymousSend}), withField, typ)
+			_, sent := decodeCall(t, connector)["properties"].(map[string]any)[f.Name]
+			if sent != !contract.Named(et) {
+				t.Errorf("%s.%s (%s) under properties: connector: sent %v", typ, f.Name, f.Since, sent)
+			}
+			all := mapOne(t, mustMapper(t, Options{Events: []string{typ}, Properties: PropertiesAll, AnonymousUsers: AnonymousSend}), withField, typ)
+			if v := decodeCall(t, all)["properties"].(map[string]any)[f.Name]; v == nil {
+				t.Errorf("%s.%s (%s) not sent under properties: all", typ, f.Name, f.Since)
+			}
+			r := mapOne(t, mustMapper(t, Options{Events: []string{typ}}), withBad, typ)
+			if r.Outcome != Failed || !strings.Contains(r.Err.Error(), `field "`+f.Name+`"`) {
+				t.Errorf("%s.%s of the wrong type: %+v", typ, f.Name, r)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no field with since in the contract")
+	}
+}
+
+// The issue's "done when": one Braze batch holding the HTTP example of every
+// type the contract has one for, through the Mapper with default options
+// (anonymous_users: skip is enough: every HTTP example names its external
+// user id but agentconsole.ToolInvocation's, which has no user at all and is
+// outside the default selection), maps in order what the contract says and
+// fails no event; the counts by outcome are what the contract gives.
+func TestContractEveryHTTPExampleInOneBatch(t *testing.T) {
+	events := contractEvents(t)
+	type expect struct {
+		typ  string
+		skip string // "" for mapped
+		call map[string]any
+	}
+	var batch []json.RawMessage
+	var want []expect
+	for _, typ := range spec.TypeNames(events) {
+		raw, ok := spec.Example(typ, "http")
+		if !ok {
+			continue
+		}
+		batch = append(batch, raw)
+		flat := flatten(t, raw)
+		e := expect{typ: typ}
+		if !contract.InDefault(typ, events[typ]) {
+			e.skip = SkipNotSelected
+		} else if e.skip = contract.Skip(flat, false); e.skip == "" {
+			e.call = expectedCall(t, typ, events[typ], flat)
+		}
+		want = append(want, e)
+	}
+	body, _ := json.Marshal(map[string]any{"events": batch})
+	rs := mustMapper(t, Options{}).Map(body, nil)
+	if len(rs) != len(want) {
+		t.Fatalf("got %d results for %d events", len(rs), len(want))
+	}
+	got, expected := map[string]int{}, map[string]int{}
+	for i, r := range rs {
+		w := want[i]
+		if w.skip == "" {
+			expected["mapped"]++
+		} else {
+			expected["skipped "+w.skip]++
+		}
+		switch r.Outcome {
+		case Mapped:
+			got["mapped"]++
+		case Skipped:
+			got["skipped "+r.SkipReason]++
+		case Failed:
+			got["failed"]++
+			t.Errorf("event %d (%s) failed: %v", i, w.typ, r.Err)
+			continue
+		}
+		if r.EventType != w.typ {
+			t.Fatalf("event %d: type %s, want %s (order lost)", i, r.EventType, w.typ)
+		}
+		if w.skip == "" {
+			assertCall(t, r, w.call)
+		} else if r.Outcome != Skipped || r.SkipReason != w.skip {
+			t.Errorf("event %d (%s): %+v, want skipped as %s", i, w.typ, r, w.skip)
+		}
+	}
+	keys := make([]string, 0, len(expected))
+	for k := range expected {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.Logf("%-30s %3d (contract: %d)", k, got[k], expected[k])
+	}
+	if !reflect.DeepEqual(got, expected) {
+		t.Fatalf("counts %v, the contract gives %v", got, expected)
+	}
+	if expected["mapped"] == 0 || expected["skipped "+SkipNotSelected] == 0 {
+		t.Fatalf("the contract's examples should both map and fall outside the default: %v", expected)
 	}
 }
 
@@ -137,27 +354,4 @@ func avroJSONWrap(t *testing.T, typ string, raw []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func TestContractHTTPEnvelopeKeepsOrder(t *testing.T) {
-	events, _ := spec.Events()
-	m, _ := NewMapper(DefaultCatalog(), Options{})
-	var batch []json.RawMessage
-	var wants []map[string]any
-	for _, typ := range spec.TypeNames(events) {
-		raw, ok := spec.Example(typ, "http")
-		if !ok {
-			continue
-		}
-		batch = append(batch, raw)
-		wants = append(wants, expectedCall(t, typ, events[typ], flatten(t, raw)))
-	}
-	body, _ := json.Marshal(map[string]any{"events": batch})
-	rs := m.Map(body, nil)
-	if len(rs) != len(wants) {
-		t.Fatalf("got %d results for %d events", len(rs), len(wants))
-	}
-	for i := range rs {
-		assertCall(t, rs[i], wants[i])
-	}
 }

@@ -44,7 +44,9 @@ const (
 
 // Options configure a Mapper beyond Braze's connector defaults.
 type Options struct {
-	// Events is the allow-list of types to map; empty means all.
+	// Events is the allow-list of types to map; empty means the default
+	// selection, the types Braze's Segment connector sends (EventType.Default).
+	// Known types outside it are skipped with SkipNotSelected.
 	Events []string
 	// EventNames renames the Segment event of a type.
 	EventNames     map[string]string
@@ -72,7 +74,7 @@ func NewMapper(cat *Catalog, opts Options) (*Mapper, error) {
 	n := len(cat.types)
 	m.allowed, m.names, m.quoted = make([]bool, n), make([]string, n), make([]string, n)
 	for _, t := range cat.types {
-		m.allowed[t.index] = len(opts.Events) == 0
+		m.allowed[t.index] = len(opts.Events) == 0 && t.Default
 		m.names[t.index] = t.SegmentEvent
 	}
 	var unknown []string
@@ -113,7 +115,8 @@ func NewMapper(cat *Catalog, opts Options) (*Mapper, error) {
 }
 
 // Selected reports whether events of type t are mapped (in Options.Events,
-// or every type when it is empty) rather than skipped as not selected.
+// or in the default selection when it is empty) rather than skipped as not
+// selected.
 func (m *Mapper) Selected(t *EventType) bool { return m.allowed[t.index] }
 
 // Map decodes one message in any Currents wire shape and maps each event in
@@ -250,7 +253,7 @@ func (m *Mapper) mapEvent(e *Event, from *Origin) Result {
 		}
 	}
 	userID, extID := e.values[fieldUserID], e.values[fieldExternalUserID]
-	if !userID.present() && known && !t.Generic && !t.UserIDOptional {
+	if !userID.present() && known && !t.UserIDOptional {
 		return fail("user_id", errNoUserID)
 	}
 	if known {
@@ -299,6 +302,10 @@ func checkKind(k Kind, v value) error {
 		ok = v.kind == jsonscan.KindBool
 	case KindStringArray:
 		ok = v.kind == jsonscan.KindArray && stringItems(v.raw)
+	case KindNumber:
+		ok = v.kind == jsonscan.KindNumber
+	case KindObject:
+		ok = v.kind == jsonscan.KindObject
 	default:
 		ok = true
 	}

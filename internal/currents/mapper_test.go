@@ -114,11 +114,26 @@ func TestMapUnknownTypes(t *testing.T) {
 	}
 }
 
-func TestMapDocumentedTypeWithoutSchema(t *testing.T) {
-	ev := `{"event_type":"users.messages.sms.CarrierSend","id":"e","time":1,"user":{"user_id":"u","external_user_id":"x"},"properties":{"to_phone_number":"+33","carrier":"Orange"}}`
-	got := decodeCall(t, mapOne(t, mustMapper(t, Options{}), []byte(ev), ""))
-	if got["event"] != "SMS Sent to Carrier" || got["context"].(map[string]any)["traits"].(map[string]any)["phone"] != "+33" || got["properties"].(map[string]any)["carrier"] != "Orange" {
-		t.Fatalf("generic mapping: %v", got)
+// A type whose Segment name Braze does not publish is sent as the type
+// itself, every field a property, in either properties mode; event_names
+// renames it like any other.
+func TestMapTypeWithoutPublishedName(t *testing.T) {
+	ev := `{"event_type":"users.messages.banner.Dismiss","id":"e","time":1,"user":{"user_id":"u","external_user_id":"x","timezone":"UTC"},"properties":{"banner_placement_id":"top","is_unique":true,"bird":"Frank"}}`
+	want := map[string]any{"type": "track", "event": "users.messages.banner.Dismiss", "messageId": "e", "userId": "x", "anonymousId": "u",
+		"timestamp": "1970-01-01T00:00:01Z", "properties": map[string]any{"banner_placement_id": "top", "is_unique": true, "bird": "Frank"}}
+	if got := decodeCall(t, mapOne(t, mustMapper(t, Options{}), []byte(ev), "")); !reflect.DeepEqual(got, want) {
+		t.Fatalf("default\n got %v\nwant %v", got, want)
+	}
+	got := decodeCall(t, mapOne(t, mustMapper(t, Options{Properties: PropertiesAll}), []byte(ev), ""))
+	if !reflect.DeepEqual(got["properties"], want["properties"]) || got["context"].(map[string]any)["timezone"] != "UTC" {
+		t.Fatalf("all: %v", got)
+	}
+	m := mustMapper(t, Options{EventNames: map[string]string{"users.messages.banner.Dismiss": "Banner Dismissed"}})
+	if r := mapOne(t, m, []byte(ev), ""); r.SegmentEvent != "Banner Dismissed" || decodeCall(t, r)["event"] != "Banner Dismissed" {
+		t.Fatalf("rename: %+v", r)
+	}
+	if r := mapOne(t, m, []byte(strings.Replace(ev, `"is_unique":true`, `"is_unique":"yes"`, 1)), ""); r.Outcome != Failed || !strings.Contains(r.Err.Error(), `field "is_unique": expected a boolean`) {
+		t.Fatalf("a v11 field is type-checked: %+v", r)
 	}
 }
 

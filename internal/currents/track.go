@@ -26,12 +26,10 @@ func (m *Mapper) appendTrack(b []byte, e *Event, t *EventType, quotedName string
 	b = appendTimestamp(b, sec, nsec)
 	b = append(b, '"')
 
-	generic := t == nil || t.Generic
 	email, phone, model, devType := -1, -1, -1, -1
 	if t != nil {
 		email, phone, model, devType = t.email, t.phone, t.devModel, t.devType
-	}
-	if generic {
+	} else { // passthrough: the e-mail and phone fields any type has
 		email = fieldEmailAddress
 		if e.values[fieldToPhoneNumber].present() {
 			phone = fieldToPhoneNumber
@@ -65,7 +63,8 @@ func (m *Mapper) appendTrack(b []byte, e *Event, t *EventType, quotedName string
 
 	props := objectWriter{b: b}
 	props.open(`,"properties":{`)
-	if generic {
+	if t == nil || t.allFields {
+		// Every field, whatever the mode: the type has no property list.
 		m.appendRemaining(&props, e, nil)
 	} else {
 		for _, p := range t.props {
@@ -115,7 +114,7 @@ func (m *Mapper) appendRemaining(w *objectWriter, e *Event, t *EventType) {
 			continue
 		}
 		w.sep()
-		w.b = appendJSONString(w.b, m.cat.fieldNames[id])
+		w.b = append(w.b, m.cat.quotedNames[id]...)
 		w.b = append(w.b, ':')
 		w.b = appendValue(w.b, v)
 	}

@@ -5,7 +5,7 @@
 // is the same UUID and strings repeat their field name, which is fine for
 // checking a shape and useless for deduplication, identity or load tests. This
 // package builds events from the contract's Avro schemas instead, so that
-// every one of the 50 storage event types is covered without hand-listing
+// every one of the 96 storage event types is covered without hand-listing
 // their fields, and fills each field with a value that looks like what Braze
 // sends: fresh UUIDs, 24-hex Braze user ids, E.164 phone numbers, IANA time
 // zones, human campaign names (some with quotes, backslashes, newlines, emoji
@@ -18,9 +18,9 @@
 // # Bundled quickstart data
 //
 // testdata/sample at the root of the module holds data made by this package:
-// currents-http-batches.jsonl (200 events of the 48 HTTP event types, as
+// currents-http-batches.jsonl (200 events of the 90 HTTP event types, as
 // {"events":[...]} POST bodies of 20 events) and storage/ (a storage export
-// tree of three events for each of the 50 types, Avro with the null codec,
+// tree of three events for each of the 96 types, Avro with the null codec,
 // the two legacy Abort types included). The go:generate line below rewrites
 // them byte for byte (run `go generate ./internal/samples` from the module
 // root; delete testdata/sample/storage first if you change the flags, since

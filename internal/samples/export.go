@@ -21,7 +21,7 @@ const ExportPrefix = "currents/dataexport.prod-01.S3.integration." + Integration
 const flushWindow = 5 * time.Minute
 
 // WriteStorageExport writes, under dir, one Avro object container file of
-// perType events for each of the 50 event types, laid out as a Braze storage
+// perType events for each of the 96 event types, laid out as a Braze storage
 // export:
 //
 //	<dir>/currents/dataexport.prod-01.S3.integration.<IntegrationID>/

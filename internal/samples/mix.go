@@ -52,11 +52,12 @@ func ParseShape(name string) (Shape, error) {
 // DefaultBatchSize is how many events Braze puts in one HTTP POST, about.
 const DefaultBatchSize = 100
 
-// Types returns, sorted, the event types a shape carries: all 50 types with
-// an Avro schema for ShapeStorage; for the HTTP shapes, the 48 of them with an
-// HTTP example in the contract, since the two legacy Abort types
-// (users.campaigns.Abort, users.canvas.Abort) only ever appeared in storage
-// exports.
+// Types returns, sorted, the event types a shape carries: every type with an
+// Avro schema (all 96 of the contract) for ShapeStorage; for the HTTP shapes,
+// the 90 of them with an HTTP example in the contract, since the two legacy
+// Abort types (users.campaigns.Abort, users.canvas.Abort) only ever appeared
+// in storage exports and users.RandomBucketNumberUpdate is storage-only (the
+// three user-profile types have no HTTP sample either).
 func Types(shape Shape) []string {
 	var out []string
 	for _, t := range spec.AvroTypes() {

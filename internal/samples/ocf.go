@@ -225,6 +225,8 @@ func avroTypeName(k kind) string {
 		return "long"
 	case kindBool:
 		return "boolean"
+	case kindFloat:
+		return "float"
 	case kindStringArray, kindNullableStringArray:
 		return "array"
 	}
@@ -252,6 +254,19 @@ func nativeValue(k kind, v any) (any, error) {
 		return int32(n), nil
 	case kindLong:
 		return toInt64(v)
+	case kindFloat:
+		switch f := v.(type) {
+		case float64:
+			return float32(f), nil
+		case float32:
+			return f, nil
+		case json.Number:
+			x, err := f.Float64()
+			return float32(x), err
+		}
+		if n, err := toInt64(v); err == nil {
+			return float32(n), nil
+		}
 	case kindStringArray, kindNullableStringArray:
 		var items []any
 		switch a := v.(type) {
@@ -343,6 +358,8 @@ func FromAvroNative(eventType string, native map[string]any) (map[string]any, er
 		switch x := v.(type) {
 		case int32:
 			v = int64(x)
+		case float32:
+			v = float64(x)
 		case []any:
 			items := make([]any, len(x))
 			for i, it := range x {

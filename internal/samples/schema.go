@@ -21,6 +21,7 @@ const (
 	kindInt
 	kindLong
 	kindBool
+	kindFloat               // Avro float (32 bits)
 	kindStringArray         // {"type":"array","items":"string"}
 	kindNullableStringArray // {"type":"array","items":["null","string"]}
 )
@@ -125,6 +126,8 @@ func parseKind(raw json.RawMessage) (k kind, nullable bool, err error) {
 			return kindLong, false, nil
 		case "boolean":
 			return kindBool, false, nil
+		case "float":
+			return kindFloat, false, nil
 		}
 		return 0, false, fmt.Errorf("unsupported type %q", name)
 	}

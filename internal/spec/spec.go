@@ -28,11 +28,22 @@ type Field struct {
 	Nullable bool   `json:"nullable"`
 	HTTP     string `json:"http"`
 	Segment  string `json:"segment"`
+	// Since is the Currents version that added a field after the samples
+	// ("v11", "v12"), empty for the schema's own fields. Such fields are in
+	// no .avsc and in no segment.properties: whether Braze's connector
+	// sends them is not documented.
+	Since string `json:"since"`
 }
 
 // Segment is what Braze's own Segment connector sends for an event type.
 type Segment struct {
-	Event               string            `json:"event"`
+	// Event is the Segment event name, empty (null in events.json) where
+	// Braze shows a Segment tab but its name cannot be read.
+	Event string `json:"event"`
+	// Documented is true where the block is transcribed from a Segment tab
+	// that names the event; false where the name is unknown (then the rest
+	// of the block is empty too unless the tab body was readable).
+	Documented          bool              `json:"documented"`
 	ContextDevice       map[string]string `json:"context_device"`
 	TraitsEmail         *string           `json:"traits_email"`
 	TraitsPhone         *string           `json:"traits_phone"`
@@ -41,17 +52,32 @@ type Segment struct {
 	PropertiesNotInAvro []string          `json:"properties_not_in_avro"`
 }
 
+// Sources says where each part of an entry comes from.
+type Sources struct {
+	Avro string `json:"avro"`
+	// HTTP is empty (null) for the types without an HTTP shape.
+	HTTP string `json:"http"`
+	// Segment cites the glossary page whose Segment tab the segment block
+	// is transcribed from, or starts with "no Segment tab:" and cites the
+	// page that lists the type's other tabs.
+	Segment string `json:"segment"`
+}
+
 // EventType is one entry of events.json.
 type EventType struct {
+	Doc            string   `json:"doc"`
 	Namespace      string   `json:"namespace"`
 	RecordName     string   `json:"record_name"`
 	TimeType       string   `json:"time_type"`
 	Fields         []Field  `json:"fields"`
 	HTTPUserKeys   []string `json:"http_user_keys"`
 	HTTPOnlyFields []string `json:"http_only_fields"`
-	// Segment is nil for the two legacy Abort types, which Braze's connector
-	// never documented.
+	// Segment is nil where Braze documents no Segment tab (Sources.Segment
+	// says so), and for the two legacy Abort types, which no current
+	// glossary has.
 	Segment *Segment `json:"segment"`
+	Sources Sources  `json:"sources"`
+	Remarks []string `json:"remarks"`
 }
 
 // Events parses events.json, keyed by Currents event type.
@@ -78,8 +104,9 @@ func TypeNames(events map[string]EventType) []string {
 }
 
 // Example returns the example of an event type in one wire shape ("http" or
-// "storage"); ok is false where the contract has none (the legacy Abort types
-// have no HTTP example).
+// "storage"); ok is false where the contract has none (the legacy Abort types,
+// users.RandomBucketNumberUpdate, users.UserDeleteRequest, users.UserOrphan
+// and users.profile.Update have no HTTP example).
 func Example(eventType, shape string) (b []byte, ok bool) {
 	b, err := files.ReadFile("examples/" + eventType + "." + shape + ".json")
 	return b, err == nil

@@ -2,7 +2,7 @@
 // Currents contract (internal/spec/events.json), so that the mapping rules are
 // plain Go that a reviewer can read and the hot path never consults JSON.
 //
-// Run it with `go generate ./currents`.
+// Run it with `go generate ./internal/currents`.
 package main
 
 import (
