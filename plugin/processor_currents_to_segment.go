@@ -65,8 +65,9 @@ A message that arrives already flagged with an error (for example a damaged reco
 Skipped events (anonymous users under `+"`anonymous_users: skip`"+`, types outside `+"`events`"+`, unknown types under `+"`skip`"+`) are dropped and counted in `+"`currents_events_skipped`"+` by `+"`event_type`"+` and `+"`reason`"+`; mapped events are counted in `+"`currents_events_mapped`"+` and failed ones in `+"`currents_events_failed`"+`.`).
 		Fields(
 			service.NewStringListField(ctsFieldEvents).
-				Description("The event types to map; events of other known types are skipped and counted with reason `not_selected`. Empty, the default, maps the types Braze's Segment connector sends (see Event types above); a list replaces that selection and maps exactly the types listed, any of the 96. An unknown name is a configuration error that suggests the closest known type.").
+				Description("The event types to map; events of other known types are skipped and counted with reason `not_selected`. Empty, the default, maps the types Braze's Segment connector sends (see Event types above); a list replaces that selection and maps exactly the types listed, any of the 96, where the name `default` stands for that selection (`[default, users.behaviors.Purchase]` adds purchases to it). An unknown name is a configuration error that suggests the closest known type.").
 				Example([]string{"users.messages.email.Send", "users.messages.email.Open", "users.messages.email.Click"}).
+				Example([]string{"default", "users.behaviors.Purchase"}).
 				Default([]any{}), // not []string: the lint rule sees the default, and Bloblang has no []string
 			service.NewStringMapField(ctsFieldEventNames).
 				Description("Renames the Segment event of a Currents type, for example to match names an existing tracking plan uses, to name a type Braze publishes no Segment name for (it is otherwise sent as the type itself), or to tell apart the RCS and LINE events Braze names alike. Keys are Currents types; types not listed keep the name Braze's connector uses.").
@@ -88,7 +89,7 @@ Skipped events (anonymous users under `+"`anonymous_users: skip`"+`, types outsi
 				Optional(),
 		).
 		LintRule(`
-let events = this.`+ctsFieldEvents+`.or([]).`+lintEventTypesMethod+`().map_each(m -> "`+ctsFieldEvents+`: " + m)
+let events = this.`+ctsFieldEvents+`.or([]).filter(e -> e != "`+currents.SelectDefault+`").`+lintEventTypesMethod+`().map_each(m -> "`+ctsFieldEvents+`: " + m)
 let names = if this.`+ctsFieldUnknownEventTypes+`.or("reject") == "passthrough" { [] } else {
   this.`+ctsFieldEventNames+`.or({}).keys().`+lintEventTypesMethod+`().map_each(m -> "`+ctsFieldEventNames+`: " + m)
 }

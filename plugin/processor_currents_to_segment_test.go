@@ -52,7 +52,9 @@ func TestCurrentsToSegmentLintsEventTypes(t *testing.T) {
 		"event_names: { users.messages.emial.Click: Clicked }":               `event_names: unknown event type "users.messages.emial.Click": did you mean "users.messages.email.Click"?`,
 		"events: [ users.messages.carrierpigeon.Coo ]":                       `events: unknown event type "users.messages.carrierpigeon.Coo"`,
 		"unknown_event_types: passthrough\nevent_names: { custom.Thing: T }": "",
-		"{}": "",
+		"events: [ default, users.behaviors.Purchase ]":                      "",
+		"event_names: { default: Thing }":                                    `event_names: unknown event type "default"`,
+		"{}":                                                                 "",
 	} {
 		yaml := "pipeline:\n  processors:\n    - currents_to_segment:\n" + indentLines(conf, "        ") + "\n"
 		err := service.NewStreamBuilder().SetYAML(yaml)

@@ -42,11 +42,18 @@ const (
 	UnknownPassthrough
 )
 
+// SelectDefault, in Options.Events, stands for the default selection:
+// [default, users.behaviors.Purchase] maps what Braze's connector sends and
+// purchases.
+const SelectDefault = "default"
+
 // Options configure a Mapper beyond Braze's connector defaults.
 type Options struct {
 	// Events is the allow-list of types to map; empty means the default
 	// selection, the types Braze's Segment connector sends (EventType.Default).
-	// Known types outside it are skipped with SkipNotSelected.
+	// SelectDefault in the list stands for that selection, so that a list
+	// can add types to it. Known types outside it are skipped with
+	// SkipNotSelected.
 	Events []string
 	// EventNames renames the Segment event of a type.
 	EventNames     map[string]string
@@ -79,6 +86,12 @@ func NewMapper(cat *Catalog, opts Options) (*Mapper, error) {
 	}
 	var unknown []string
 	for _, name := range opts.Events {
+		if name == SelectDefault {
+			for _, t := range cat.types {
+				m.allowed[t.index] = m.allowed[t.index] || t.Default
+			}
+			continue
+		}
 		t, ok := cat.Lookup(name)
 		if !ok {
 			unknown = append(unknown, name)

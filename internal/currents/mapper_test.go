@@ -261,3 +261,30 @@ func TestMapFractionalTimeAndEscapedKeys(t *testing.T) {
 		t.Fatalf("%v", got)
 	}
 }
+
+// "default" in events stands for the default selection, so a list can add a
+// type to what Braze's connector sends without listing all of it.
+func TestMapperEventsDefaultPlusAType(t *testing.T) {
+	m := mustMapper(t, Options{Events: []string{SelectDefault, "users.behaviors.Purchase"}})
+	cat := DefaultCatalog()
+	var inDefault, outside int
+	for _, name := range cat.Names() {
+		typ, _ := cat.Lookup(name)
+		want := typ.Default || name == "users.behaviors.Purchase"
+		if m.Selected(typ) != want {
+			t.Errorf("%s: selected %v, want %v", name, m.Selected(typ), want)
+		}
+		if typ.Default {
+			inDefault++
+		} else {
+			outside++
+		}
+	}
+	if inDefault == 0 || outside < 2 {
+		t.Fatalf("the catalog has %d default types and %d others", inDefault, outside)
+	}
+	only := mustMapper(t, Options{Events: []string{"users.behaviors.Purchase"}})
+	if email, _ := cat.Lookup("users.messages.email.Send"); only.Selected(email) {
+		t.Fatal("a list without default still maps default types")
+	}
+}
