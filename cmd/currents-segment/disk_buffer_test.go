@@ -442,6 +442,23 @@ func waitForEvents(t *testing.T, rc *segmenttest.Receiver, requests, perRequest 
 	}
 }
 
+// filledBacklogThroughTheBinary fills a buffer through the binary (30
+// requests of 100 events, the receiver down) and returns the receiver, the
+// pipeline's directory and config, the buffer file and its bytes, for a test
+// to damage.
+func filledBacklogThroughTheBinary(t *testing.T) (rc *segmenttest.Receiver, dir, conf, path string, raw []byte) {
+	t.Helper()
+	rc = startReceiver(t)
+	dir = t.TempDir()
+	conf = backlogThroughTheBinary(t, rc, dir, 30, 100)
+	path = filepath.Join(dir, "buffer", "backlog.db")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc, dir, conf, path, raw
+}
+
 // TestDiskBufferDamagedRecordThroughTheBinary: the attack's backlog of 3,000
 // events (30 requests) with one record's bytes flipped on disk. The
 // restarted binary delivers the 2,900 intact events, takes the damaged
@@ -451,14 +468,7 @@ func waitForEvents(t *testing.T, rc *segmenttest.Receiver, requests, perRequest 
 // requests; the backlog drains to zero.
 func TestDiskBufferDamagedRecordThroughTheBinary(t *testing.T) {
 	skipIfShort(t)
-	rc := startReceiver(t)
-	dir := t.TempDir()
-	conf := backlogThroughTheBinary(t, rc, dir, 30, 100)
-	path := filepath.Join(dir, "buffer", "backlog.db")
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc, dir, conf, path, raw := filledBacklogThroughTheBinary(t)
 	at := bytes.Index(raw, []byte(`"id":"dmg-r17-42"`))
 	if at < 0 {
 		t.Fatal("request 17 not found in the buffer file")
@@ -513,14 +523,7 @@ func TestDiskBufferDamagedRecordThroughTheBinary(t *testing.T) {
 // 3,000.
 func TestDiskBufferDamagedNewestMetaPageThroughTheBinary(t *testing.T) {
 	skipIfShort(t)
-	rc := startReceiver(t)
-	dir := t.TempDir()
-	conf := backlogThroughTheBinary(t, rc, dir, 30, 100)
-	path := filepath.Join(dir, "buffer", "backlog.db")
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc, dir, conf, path, raw := filledBacklogThroughTheBinary(t)
 	// The meta page with the higher transaction id (bytes 48..56 of the
 	// meta, after the 16-byte page header) is the newest.
 	txid := func(page int) uint64 { return binenc.LittleEndian.Uint64(raw[page*4096+16+48:]) }
