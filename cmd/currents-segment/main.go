@@ -17,23 +17,17 @@ import (
 	_ "github.com/currents-segment/currents-segment/plugin/prometheus"
 )
 
-// Version and DateBuilt are set at build time with
-// -ldflags "-X main.Version=v1.2.3 -X main.DateBuilt=2026-11-28T00:00:00Z".
-var (
-	Version   = "v0.1.0-dev"
-	DateBuilt = "unknown"
-)
-
 // exitNotDelivered is the exit code of a run that ended with calls that no
 // segment output delivered or dead-lettered.
 const exitNotDelivered = 3
 
 func main() {
 	var logger *service.Logger
+	version, date := versionInfo()
 	code, err := service.RunCLIToCode(context.Background(),
 		service.CLIOptSetBinaryName("currents-segment"),
 		service.CLIOptSetProductName("currents-segment"),
-		service.CLIOptSetVersion(Version, DateBuilt),
+		service.CLIOptSetVersion(version, date),
 		service.CLIOptSetDocumentationURL("https://github.com/currents-segment/currents-segment"),
 		service.CLIOptAddCommand(demoCommand()),
 		service.CLIOptAddCommand(backlogCommand()),
