@@ -70,7 +70,7 @@ Skipped events (anonymous users under `+"`anonymous_users: skip`"+`, types outsi
 				Example([]string{"default", "users.behaviors.Purchase"}).
 				Default([]any{}), // not []string: the lint rule sees the default, and Bloblang has no []string
 			service.NewStringMapField(ctsFieldEventNames).
-				Description("Renames the Segment event of a Currents type, for example to match names an existing tracking plan uses, to name a type Braze publishes no Segment name for (it is otherwise sent as the type itself), or to tell apart the RCS and LINE events Braze names alike. Keys are Currents types; types not listed keep the name Braze's connector uses.").
+				Description("Renames the Segment event of a Currents type, for example to match names an existing tracking plan uses, to name a type Braze publishes no Segment name for (it is otherwise sent as the type itself), or to tell apart the RCS and LINE events Braze names alike. Keys are Currents types; types not listed keep the name Braze's connector uses. `users.behaviors.CustomEvent` cannot be renamed: each custom event is sent under its own `name`, and one name for all of them would lose which event it was (a key for it is a configuration error).").
 				Example(map[string]any{"users.messages.email.Unsubscribe": "Email Unsubscribed", "users.messages.pushnotification.IosForeground": "iOS Foreground Push Opened"}).
 				Default(map[string]any{}),
 			service.NewStringEnumField(ctsFieldAnonymousUsers, "skip", "send").

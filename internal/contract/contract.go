@@ -9,6 +9,7 @@ package contract
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,21 +81,94 @@ func Flatten(raw []byte) (map[string]any, error) {
 	return flat, nil
 }
 
+// customProperties are the types the contract README says carry custom
+// properties ("Known differences between the two shapes"): the storage
+// record as the JSON-encoded string properties, the HTTP event as the object
+// named here. [CB] says the payload is "populated with any custom event
+// properties" (and purchase properties): each is a property of its own.
+var customProperties = map[string]string{
+	"users.behaviors.CustomEvent": "custom_properties",
+	"users.behaviors.Purchase":    "purchase_properties",
+}
+
+// nameField is the field that names each custom event: Braze's tab names no
+// event for the type, and the project sends each under its own name (issue
+// 10, the README's Event types).
+var nameField = map[string]string{"users.behaviors.CustomEvent": "name"}
+
+// NameField is the field whose value is the Segment event of each event of
+// a type, or "" for a type whose events share one name.
+func NameField(typ string) string { return nameField[typ] }
+
+// EventNameOf is the Segment event of one flattened event: its own name for
+// a custom event, else EventName.
+func EventNameOf(typ string, et spec.EventType, flat map[string]any) string {
+	if f, ok := nameField[typ]; ok {
+		name, _ := flat[f].(string)
+		return name
+	}
+	return EventName(typ, et)
+}
+
+// CustomProperties returns the custom properties of a flattened event and
+// the name of the property their colliding ones go under, with ok false for
+// a type that has none. A storage string that is not a JSON object is an
+// error; an empty one, or null, is none.
+func CustomProperties(typ string, flat map[string]any) (custom map[string]any, nested string, ok bool, err error) {
+	nested, ok = customProperties[typ]
+	if !ok {
+		return nil, "", false, nil
+	}
+	custom = map[string]any{}
+	if obj, isObj := flat[nested].(map[string]any); isObj {
+		for k, v := range obj {
+			custom[k] = v
+		}
+	}
+	if s, isStr := flat["properties"].(string); isStr && s != "" {
+		var fromStr map[string]any
+		if err := json.Unmarshal([]byte(s), &fromStr); err != nil {
+			return nil, nested, true, fmt.Errorf("properties is not a JSON object: %w", err)
+		}
+		for k, v := range fromStr {
+			custom[k] = v
+		}
+	}
+	return custom, nested, true, nil
+}
+
+// float32Shown is the value a person sees of an Avro float: the shortest
+// decimal that reads back as the same float32 (the contract README: the
+// storage 3.14 decodes to 3.140000104904175 where the HTTP event shows
+// 3.14). A number that is not exactly a float32 is kept.
+func float32Shown(v any) any {
+	f, ok := v.(float64)
+	if !ok || float64(float32(f)) != f {
+		return v
+	}
+	shown, err := strconv.ParseFloat(strconv.FormatFloat(f, 'g', -1, 32), 64)
+	if err != nil {
+		return v
+	}
+	return shown
+}
+
 func present(v any) bool { return v != nil && v != "" }
 
 // Skip says why no call is sent for a flattened event, as the reason the
 // processor counts it under (its README lists them), or "" when one is: the
 // connector sends no event of a user without external_user_id; with
 // anonymous (the opt-in) such an event is sent with anonymousId only, and an
-// event with neither id is never sent.
+// event with neither id is never sent, whatever the setting ("Events with
+// neither id are skipped with reason no_user_identity").
 func Skip(flat map[string]any, anonymous bool) string {
 	switch {
 	case present(flat["external_user_id"]):
 		return ""
-	case !anonymous:
-		return "no_external_user_id"
 	case !present(flat["user_id"]):
 		return "no_user_identity"
+	case !anonymous:
+		return "no_external_user_id"
 	}
 	return ""
 }
@@ -119,17 +193,37 @@ func ExpectedCall(typ string, et spec.EventType, flat map[string]any) (map[strin
 	}
 	props := map[string]any{}
 	context := map[string]any{}
-	call["event"] = EventName(typ, et)
+	call["event"] = EventNameOf(typ, et, flat)
+	custom, nested, hasCustom, err := CustomProperties(typ, flat)
+	if err != nil {
+		return nil, err
+	}
+	// The standard property names a custom property does not take.
+	standard := map[string]bool{nested: true}
 	if !Named(et) {
 		// No documented property list: every field of the event.
+		for _, f := range et.Fields {
+			standard[f.Name] = true
+		}
+		for _, f := range et.HTTPOnlyFields {
+			standard[f] = true
+		}
 		for k, v := range flat {
 			switch k {
 			case "id", "user_id", "external_user_id", "time", "timezone", "event_type":
 				continue
 			}
+			if hasCustom && (k == "properties" || k == nested) {
+				continue // the custom properties, below
+			}
+			standard[k] = true
 			if present(v) {
 				props[k] = v
 			}
+		}
+		delete(standard, "properties")
+		for _, k := range []string{"id", "user_id", "external_user_id", "time", "timezone", "event_type"} {
+			delete(standard, k)
 		}
 	} else {
 		source := map[string]string{}
@@ -141,10 +235,27 @@ func ExpectedCall(typ string, et spec.EventType, flat map[string]any) (map[strin
 			if from, ok := source[p]; ok {
 				field = from
 			}
+			standard[p] = true
 			if present(flat[field]) {
 				props[p] = flat[field]
 			}
 		}
+	}
+	for _, f := range et.Fields {
+		if f.AvroType == "float" && props[f.Name] != nil {
+			props[f.Name] = float32Shown(props[f.Name])
+		}
+	}
+	clashes := map[string]any{}
+	for k, v := range custom {
+		if standard[k] {
+			clashes[k] = v
+		} else {
+			props[k] = v
+		}
+	}
+	if len(clashes) > 0 {
+		props[nested] = clashes
 	}
 	if s := et.Segment; s != nil {
 		traits := map[string]any{}

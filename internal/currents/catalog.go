@@ -97,8 +97,13 @@ type EventType struct {
 	// SegmentEvent is the track call's event name: the one Braze's connector
 	// uses where it is documented, the project's for the legacy types, and
 	// the type itself (e.g. users.messages.banner.Dismiss) where Braze
-	// publishes none.
+	// publishes none. A type with a NameField sends each event under its
+	// own name instead.
 	SegmentEvent string
+	// NameField, when set, names the field whose value is the Segment event
+	// of each event of the type, in place of SegmentEvent
+	// (users.behaviors.CustomEvent: name); an event without it fails.
+	NameField string
 	// Status says whether Braze documents the name, and why not.
 	Status Status
 	// Default marks the types of the default selection (Options.Events
@@ -120,6 +125,14 @@ type EventType struct {
 	// Properties is the connector's property list, in order; empty for a
 	// type that is not StatusDocumented, which sends every field.
 	Properties []Property
+	// CustomString and CustomObject name the fields that carry the event's
+	// custom properties, sent as properties of their own: the storage
+	// record's JSON-encoded string (properties) and the HTTP event's object
+	// (custom_properties, purchase_properties). CustomObject also names the
+	// property that holds the custom ones whose names a standard property
+	// has. Empty for the types without custom properties.
+	CustomString string
+	CustomObject string
 
 	allFields bool // every field is a property: Status is not StatusDocumented
 
@@ -131,6 +144,16 @@ type EventType struct {
 	phone      int
 	devModel   int
 	devType    int
+	nameID     int // NameField's id or -1
+	customStr  int // CustomString's id or -1
+	customObj  int // CustomObject's id or -1
+	// floats marks, by field id, the Avro float fields (KindNumber); nil
+	// for a type without any.
+	floats []bool
+	// reserved are the property names a custom property must not take, in
+	// the connector mode and under properties: all; nil for a type without
+	// custom properties.
+	reserved [2]map[string]bool
 }
 
 type kindByID struct {
@@ -163,6 +186,10 @@ type Catalog struct {
 	quotedNames []string
 	// fields is fieldIDs for the decoder's hot path.
 	fields fieldTable
+	// objectFields marks, by field id, the fields some type knows as
+	// KindObject (the HTTP custom properties), which are never union
+	// wrappers.
+	objectFields []bool
 }
 
 // Well-known field ids, fixed so the decoder can test them without lookups.
@@ -201,6 +228,7 @@ func buildCatalog() *Catalog {
 		t.index = i
 		t.allFields = t.Status != StatusDocumented
 		t.email, t.phone, t.devModel, t.devType = c.optionalID(t.TraitsEmail), c.optionalID(t.TraitsPhone), c.optionalID(t.DeviceModel), c.optionalID(t.DeviceType)
+		t.nameID, t.customStr, t.customObj = c.optionalID(t.NameField), c.optionalID(t.CustomString), c.optionalID(t.CustomObject)
 		for _, f := range t.Fields {
 			if c.fieldID(f.Name) < fieldDeviceID {
 				continue // identity, time and timezone are checked for every type
@@ -218,9 +246,26 @@ func buildCatalog() *Catalog {
 		for _, p := range t.props {
 			t.propFields[p.id] = true
 		}
+		for _, f := range t.fieldKinds {
+			if f.kind == KindNumber {
+				if t.floats == nil {
+					t.floats = make([]bool, len(c.fieldNames))
+				}
+				t.floats[f.id] = true
+			}
+		}
+		if t.CustomObject != "" {
+			t.reserved = t.reservedNames(c)
+		}
 	}
 	for alias, name := range aliases {
 		c.byName[alias] = c.byName[name]
+	}
+	c.objectFields = make([]bool, len(c.fieldNames))
+	for _, t := range c.types {
+		for _, f := range t.fieldKinds {
+			c.objectFields[f.id] = c.objectFields[f.id] || f.kind == KindObject
+		}
 	}
 	c.fields = newFieldTable(c.fieldNames)
 	for _, n := range c.fieldNames {
@@ -230,6 +275,31 @@ func buildCatalog() *Catalog {
 }
 
 func (t *EventType) isProperty(id int) bool { return t.propFields[id] }
+
+// isFloat reports whether the field with this id is an Avro float of t.
+func (t *EventType) isFloat(id int) bool { return t.floats != nil && t.floats[id] }
+
+// reservedNames are the names of the standard properties of t, which a
+// custom property of the same name does not replace: in the connector mode
+// the property list (or, for a type without one, every field), under
+// properties: all every field. The fields that carry the custom properties
+// are not sent, but CustomObject is where colliding custom properties go.
+func (t *EventType) reservedNames(c *Catalog) [2]map[string]bool {
+	all := map[string]bool{t.CustomObject: true}
+	for _, f := range t.fieldKinds {
+		if f.id != t.customStr && f.id != t.customObj {
+			all[c.fieldNames[f.id]] = true
+		}
+	}
+	if t.allFields {
+		return [2]map[string]bool{all, all}
+	}
+	connector := map[string]bool{t.CustomObject: true}
+	for _, p := range t.Properties {
+		connector[p.Name] = true
+	}
+	return [2]map[string]bool{connector, all}
+}
 
 // SendsAllFields reports whether every field of the type is sent as a
 // property: true for a type whose Segment call Braze does not document,

@@ -108,6 +108,9 @@ var contractTypes = []EventType{
 		Name:         "users.behaviors.CustomEvent",
 		SegmentEvent: "users.behaviors.CustomEvent",
 		Status:       StatusNameUnknown,
+		NameField:    "name",
+		CustomString: "properties",
+		CustomObject: "custom_properties",
 		DeviceModel:  "device_model",
 		DeviceType:   "platform",
 		Fields: []FieldSpec{
@@ -193,6 +196,8 @@ var contractTypes = []EventType{
 		Name:         "users.behaviors.Purchase",
 		SegmentEvent: "Purchased",
 		Status:       StatusDocumented,
+		CustomString: "properties",
+		CustomObject: "purchase_properties",
 		DeviceModel:  "device_model",
 		DeviceType:   "platform",
 		Fields: []FieldSpec{

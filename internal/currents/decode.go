@@ -116,7 +116,7 @@ func (c *Catalog) walk(data []byte, top, el *Event, each func(el *Event, err err
 		if err := it.ReadValue(); err != nil {
 			return batch, err
 		}
-		c.store(top, it.Key, it.KeyEsc, readValue(it.Val, it.Kind, it.Esc))
+		c.store(top, it.Key, it.KeyEsc, it.Val, it.Kind, it.Esc)
 	}
 	end := it.Scanner()
 	return batch, end.End()
@@ -168,7 +168,7 @@ func (c *Catalog) decodeObject(it *jsonscan.ObjectIter, e *Event) error {
 			return err
 		}
 		if !flat {
-			c.store(e, it.Key, it.KeyEsc, readValue(it.Val, it.Kind, it.Esc))
+			c.store(e, it.Key, it.KeyEsc, it.Val, it.Kind, it.Esc)
 		}
 	}
 }
@@ -193,7 +193,7 @@ func (c *Catalog) nextTop(e *Event, it *jsonscan.ObjectIter, keyOnly bool) (more
 				if m, err = sub.Next(); err != nil || !m {
 					break
 				}
-				c.store(e, sub.Key, sub.KeyEsc, readValue(sub.Val, sub.Kind, sub.Esc))
+				c.store(e, sub.Key, sub.KeyEsc, sub.Val, sub.Kind, sub.Esc)
 			}
 			it.EndNested(&sub)
 			if err != nil {
@@ -208,21 +208,32 @@ func (c *Catalog) nextTop(e *Event, it *jsonscan.ObjectIter, keyOnly bool) (more
 	return true, false, it.ReadValue()
 }
 
-// store sets a field by its key (escaped form, without quotes).
-func (c *Catalog) store(e *Event, key []byte, keyEsc bool, v value) {
+// store sets a field by its key (escaped form, without quotes) to a
+// scanned value, removing a union wrapper. The custom properties objects of
+// the HTTP shape are kept whole: Avro unions never wrap them (no storage
+// record has them), and {"map": "home"} is a custom property, not a union.
+func (c *Catalog) store(e *Event, key []byte, keyEsc bool, raw []byte, kind jsonscan.Kind, esc bool) {
+	id := -1
+	var name string
 	if !keyEsc {
-		if id := c.fields.lookup(key); id >= 0 {
-			e.set(id, v)
-			return
+		id = c.fields.lookup(key)
+	} else {
+		name = jsonscan.Unescape(key)
+		if n, ok := c.fieldIDs[name]; ok {
+			id = n
 		}
 	}
-	name := string(key)
-	if keyEsc {
-		name = jsonscan.Unescape(key)
-		if id, ok := c.fieldIDs[name]; ok {
-			e.set(id, v)
+	if id >= 0 {
+		if kind == jsonscan.KindObject && c.objectFields[id] {
+			e.set(id, value{raw: raw, kind: kind})
 			return
 		}
+		e.set(id, readValue(raw, kind, esc))
+		return
+	}
+	v := readValue(raw, kind, esc)
+	if !keyEsc {
+		name = string(key)
 	}
 	for i := range e.extras {
 		if e.extras[i].name == name {

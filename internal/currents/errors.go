@@ -2,6 +2,7 @@ package currents
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/currents-segment/currents-segment/internal/jsonscan"
@@ -123,7 +124,33 @@ var (
 	errEmptyID  = &MissingError{Empty: true, Need: "expected the Currents event id (a string)"}
 	errNoTime   = &MissingError{Need: "expected the event's UNIX time in seconds"}
 	errNoUserID = &MissingError{Need: "expected the Braze user id (a string), sent as Segment's anonymousId"}
+	// errNoEventName: a custom event is sent under its own name.
+	errNoEventName    = &MissingError{Need: "expected the custom event's name (a string), sent as Segment's event"}
+	errEmptyEventName = &MissingError{Empty: true, Need: "expected the custom event's name, sent as Segment's event"}
 )
+
+// CustomPropertiesError is a storage record's properties field, which
+// holds the custom properties of a custom event or purchase as a
+// JSON-encoded object, holding something else. As with ShapeError, the
+// scanner's report of where the decoded text breaks is in the message but
+// not unwrapped: the event itself is valid JSON, and errors.As finds a
+// *jsonscan.SyntaxError only for a message that is broken.
+type CustomPropertiesError struct {
+	// Value is the start of the decoded string.
+	Value string
+	// NotJSON is set when the string is not JSON at all (rather than JSON
+	// of another kind than an object).
+	NotJSON bool
+	syntax  error
+}
+
+func (e *CustomPropertiesError) Error() string {
+	msg := "expected a JSON object of custom properties encoded as a string (empty or null for none), got " + strconv.Quote(e.Value)
+	if e.syntax != nil {
+		msg += ": " + e.syntax.Error()
+	}
+	return msg
+}
 
 // UnknownEventTypeError is an event type the catalog does not have, refused
 // under UnknownReject.

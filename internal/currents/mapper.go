@@ -1,6 +1,8 @@
 package currents
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -117,6 +119,12 @@ func NewMapper(cat *Catalog, opts Options) (*Mapper, error) {
 				continue
 			}
 			return nil, fmt.Errorf("event_names: %s (set unknown_event_types: passthrough to rename types outside the catalog; the README lists every type)", cat.UnknownTypeError(typ))
+		}
+		if t.NameField != "" {
+			// One name for every custom event would lose which event it
+			// was: the name is the event's own, so there is nothing a
+			// rename keyed on the type could mean that is worth having.
+			return nil, fmt.Errorf("event_names: %s cannot be renamed: each event of it is sent under its own %s field (rename the custom event in Braze, or downstream of Segment)", t.Name, t.NameField)
 		}
 		m.names[t.index] = name
 	}
@@ -280,19 +288,40 @@ func (m *Mapper) mapEvent(e *Event, from *Origin) Result {
 			}
 		}
 	}
-	if !extID.present() {
-		if m.opts.AnonymousUsers == AnonymousSkip {
-			return skip(SkipAnonymous)
+	if known && t.nameID >= 0 {
+		name := e.values[t.nameID]
+		if !name.present() {
+			if name.kind == jsonscan.KindString {
+				return fail(t.NameField, errEmptyEventName)
+			}
+			return fail(t.NameField, errNoEventName)
 		}
+		quotedName = string(name.raw)
+		r.SegmentEvent = jsonscan.StringValue(name.raw, name.esc)
+	}
+	if !extID.present() {
+		// An event with neither id (agentconsole.ToolInvocation has no
+		// user at all) can be sent under no setting: its reason says so,
+		// rather than pointing at anonymous_users: send.
 		if !userID.present() {
 			return skip(SkipNoIdentity)
+		}
+		if m.opts.AnonymousUsers == AnonymousSkip {
+			return skip(SkipAnonymous)
 		}
 	}
 
 	if !known {
 		t = nil
 	}
-	r.Track = m.appendTrack(make([]byte, 0, len(e.Raw)+64), e, t, quotedName, sec, nsec)
+	var custom customProps
+	if t != nil && t.customStr >= 0 {
+		var err error
+		if custom, err = readCustomProps(e, t); err != nil {
+			return fail(t.CustomString, err)
+		}
+	}
+	r.Track = m.appendTrack(make([]byte, 0, len(e.Raw)+64), e, t, quotedName, sec, nsec, custom)
 	if v := e.values[fieldAppGroupID]; v.kind == jsonscan.KindString && v.present() {
 		r.AppGroupID = jsonscan.StringValue(v.raw, v.esc)
 	}
@@ -348,4 +377,83 @@ func stringItems(raw []byte) bool {
 			return false
 		}
 	}
+}
+
+// customProps are the custom properties of one event, in both the places
+// they can come from: the HTTP event's object, and the storage record's
+// JSON-encoded string, decoded and checked.
+type customProps struct {
+	obj []byte
+	str []byte
+}
+
+// readCustomProps finds the custom properties of an event of t. The object
+// was kind-checked with the other fields; the string is decoded here, so
+// that a string that is not a JSON object fails the event (naming the field)
+// before any of its call is written. An empty string, null, or the string
+// "null" means the event has none.
+func readCustomProps(e *Event, t *EventType) (customProps, error) {
+	var c customProps
+	if v := e.values[t.customObj]; v.kind == jsonscan.KindObject {
+		c.obj = v.raw
+	}
+	v := e.values[t.customStr]
+	if !v.present() {
+		return c, nil
+	}
+	content := v.raw[1 : len(v.raw)-1]
+	if v.esc {
+		content = jsonscan.AppendUnescaped(nil, content)
+	}
+	s := jsonscan.NewScanner(content)
+	s.SkipSpace()
+	if s.Peek() == 'n' && string(bytes.TrimSpace(content)) == "null" {
+		return c, nil
+	}
+	if s.Peek() != '{' {
+		err := notJSON(content)
+		return c, &CustomPropertiesError{Value: excerpt(content), NotJSON: err != nil, syntax: err}
+	}
+	it := jsonscan.NewObjectIter(s, 1)
+	err := it.Open()
+	for err == nil {
+		var more bool
+		if more, err = it.Next(); !more {
+			break
+		}
+	}
+	if err == nil {
+		end := it.Scanner()
+		err = end.End()
+	}
+	if err != nil {
+		return c, &CustomPropertiesError{Value: excerpt(content), NotJSON: true, syntax: err}
+	}
+	c.str = content
+	return c, nil
+}
+
+// notJSON returns the scanner's *jsonscan.SyntaxError if text is not one
+// JSON value, or nil if it is. Only for an error's sake: it copies the text
+// into an array, which the scanner can read a value of any kind from.
+func notJSON(text []byte) error {
+	wrapped := append(append([]byte{'['}, text...), ']')
+	it := jsonscan.NewArrayIter(jsonscan.NewScanner(wrapped), 1)
+	if err := it.Open(); err != nil {
+		return err
+	}
+	more, err := it.Next()
+	switch {
+	case err == nil && !more:
+		return &jsonscan.SyntaxError{Offset: len(text), Msg: "no JSON value"}
+	case err == nil:
+		if more, err = it.Next(); err == nil && more { // "1,2" reads as two items
+			return &jsonscan.SyntaxError{Offset: bytes.IndexByte(text, ','), Msg: "more than one JSON value"}
+		}
+	}
+	var se *jsonscan.SyntaxError
+	if errors.As(err, &se) && se.Offset > 0 {
+		se.Offset-- // the text's own offset, without the bracket
+	}
+	return err
 }

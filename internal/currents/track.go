@@ -2,6 +2,8 @@ package currents
 
 import (
 	"encoding/json"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/currents-segment/currents-segment/internal/jsonscan"
@@ -9,7 +11,7 @@ import (
 
 // appendTrack writes the Segment track call. t is nil for a type outside the
 // catalog (passthrough).
-func (m *Mapper) appendTrack(b []byte, e *Event, t *EventType, quotedName string, sec, nsec int64) []byte {
+func (m *Mapper) appendTrack(b []byte, e *Event, t *EventType, quotedName string, sec, nsec int64, custom customProps) []byte {
 	b = append(b, `{"type":"track","event":`...)
 	b = append(b, quotedName...)
 	b = append(b, `,"messageId":`...)
@@ -65,19 +67,22 @@ func (m *Mapper) appendTrack(b []byte, e *Event, t *EventType, quotedName string
 	props.open(`,"properties":{`)
 	if t == nil || t.allFields {
 		// Every field, whatever the mode: the type has no property list.
-		m.appendRemaining(&props, e, nil)
+		m.appendRemaining(&props, e, t, false)
 	} else {
 		for _, p := range t.props {
 			if v := e.values[p.id]; v.present() {
 				props.sep()
 				props.b = append(props.b, p.quoted...)
 				props.b = append(props.b, ':')
-				props.b = appendValue(props.b, v)
+				props.b = appendField(props.b, t, p.id, v)
 			}
 		}
 		if m.opts.Properties == PropertiesAll {
-			m.appendRemaining(&props, e, t)
+			m.appendRemaining(&props, e, t, true)
 		}
+	}
+	if custom.obj != nil || custom.str != nil {
+		m.appendCustom(&props, e, t, custom)
 	}
 	b = props.close()
 	return append(b, '}')
@@ -99,14 +104,20 @@ func appendTimestamp(b []byte, sec, nsec int64) []byte {
 	return append(b, byte('0'+s/10), byte('0'+s%10), 'Z')
 }
 
-// appendRemaining writes every present field that is not identity, time or
-// already a property of t, then the fields no type knows.
-func (m *Mapper) appendRemaining(w *objectWriter, e *Event, t *EventType) {
+// appendRemaining writes every present field that is not identity, time,
+// custom properties (written on their own, see appendCustom) or, with
+// listed, already a property of t, then the fields no type knows. t is nil
+// for a type outside the catalog.
+func (m *Mapper) appendRemaining(w *objectWriter, e *Event, t *EventType, listed bool) {
+	customStr, customObj := -1, -1
+	if t != nil {
+		customStr, customObj = t.customStr, t.customObj
+	}
 	for _, id := range e.order {
 		if id < fieldDeviceID { // id, user ids, time, timezone, event_type
 			continue
 		}
-		if t != nil && t.isProperty(id) {
+		if listed && t.isProperty(id) || id == customStr || id == customObj {
 			continue
 		}
 		v := e.values[id]
@@ -116,7 +127,7 @@ func (m *Mapper) appendRemaining(w *objectWriter, e *Event, t *EventType) {
 		w.sep()
 		w.b = append(w.b, m.cat.quotedNames[id]...)
 		w.b = append(w.b, ':')
-		w.b = appendValue(w.b, v)
+		w.b = appendField(w.b, t, id, v)
 	}
 	for _, x := range e.extras {
 		if !x.v.present() {
@@ -127,6 +138,106 @@ func (m *Mapper) appendRemaining(w *objectWriter, e *Event, t *EventType) {
 		w.b = append(w.b, ':')
 		w.b = appendValue(w.b, x.v)
 	}
+}
+
+// appendCustom writes the custom properties of an event of t as properties
+// of their own, after the standard ones. A custom property whose name a
+// standard property of the call has (t.reserved, and under properties: all
+// any other field the event carries) does not replace it: the standard
+// properties are Braze's, with the types and meanings its glossary
+// documents, and a tracking plan or warehouse column built on them must not
+// change type because someone named a custom property price. Nor is the
+// custom one dropped: it goes, under its own name, into one object property
+// named after the HTTP field (custom_properties, purchase_properties), the
+// same in both shapes.
+func (m *Mapper) appendCustom(w *objectWriter, e *Event, t *EventType, c customProps) {
+	reserved, anyField := t.reserved[0], false
+	if t.allFields || m.opts.Properties == PropertiesAll {
+		reserved, anyField = t.reserved[1], true
+	}
+	var clashes [][2][]byte // key (escaped, unquoted) and value
+	for _, src := range [2][]byte{c.obj, c.str} {
+		if src == nil {
+			continue
+		}
+		it := jsonscan.NewObjectIter(jsonscan.NewScanner(src), 1)
+		_ = it.Open() // validated: the object by the decoder, the string by readCustomProps
+		for {
+			more, err := it.Next()
+			if err != nil || !more {
+				break
+			}
+			if m.isStandard(e, t, reserved, anyField, it.Key, it.KeyEsc) {
+				clashes = append(clashes, [2][]byte{it.Key, it.Val})
+				continue
+			}
+			w.sep()
+			w.b = append(w.b, '"')
+			w.b = append(w.b, it.Key...)
+			w.b = append(w.b, '"', ':')
+			w.b = appendCompact(w.b, it.Val)
+		}
+	}
+	if len(clashes) == 0 {
+		return
+	}
+	w.sep()
+	w.b = appendJSONString(w.b, t.CustomObject)
+	w.b = append(w.b, ':', '{')
+	for i, kv := range clashes {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.b = append(w.b, '"')
+		w.b = append(w.b, kv[0]...)
+		w.b = append(w.b, '"', ':')
+		w.b = appendCompact(w.b, kv[1])
+	}
+	w.b = append(w.b, '}')
+}
+
+// isStandard reports whether a custom property's name (escaped, unquoted)
+// is the name of a standard property of the call: one of reserved, or, with
+// anyField (every field is sent), a field the event carries.
+func (m *Mapper) isStandard(e *Event, t *EventType, reserved map[string]bool, anyField bool, key []byte, esc bool) bool {
+	if esc {
+		key = jsonscan.AppendUnescaped(nil, key)
+	}
+	// string(key) inside the index expressions and comparisons below does
+	// not allocate.
+	if reserved[string(key)] {
+		return true
+	}
+	if !anyField {
+		return false
+	}
+	if id, ok := m.cat.fieldIDs[string(key)]; ok {
+		return id >= fieldDeviceID && id != t.customStr && id != t.customObj && e.values[id].present()
+	}
+	for _, x := range e.extras {
+		if x.name == string(key) && x.v.present() {
+			return true
+		}
+	}
+	return false
+}
+
+// appendField writes the value of field id of an event of t (nil outside
+// the catalog). An Avro float is written as the shortest decimal that reads
+// back as the same float32: a storage record's 3.14 decodes to the float32
+// nearest it, which a float64 prints as 3.140000104904175, while the HTTP
+// event, and the person who set it, say 3.14. Only a value that is exactly a
+// float32 is rewritten, so a more precise number (an HTTP event's
+// 40.7127837) is never rounded.
+func appendField(b []byte, t *EventType, id int, v value) []byte {
+	if v.esc && v.kind == jsonscan.KindNumber && t != nil && t.isFloat(id) {
+		if f, err := strconv.ParseFloat(string(v.raw), 64); err == nil {
+			if f32 := float32(f); float64(f32) == f && !math.IsInf(float64(f32), 0) {
+				return strconv.AppendFloat(b, float64(f32), 'g', -1, 32)
+			}
+		}
+	}
+	return appendValue(b, v)
 }
 
 // objectWriter appends a JSON object that is left out entirely when no member

@@ -1,5 +1,7 @@
 package samples
 
+import "encoding/json"
+
 // httpUserKeys are the record fields Braze's HTTP connector moves into the
 // event's "user" object; id and time go to the top level and everything else
 // into "properties".
@@ -40,6 +42,13 @@ func HTTPEvent(eventType string, record map[string]any) map[string]any {
 			ev[k] = v
 		case httpUserKeys[k]:
 			user[k] = v
+		case k == "properties" && customObjects[eventType] != "":
+			// The JSON-encoded custom properties of storage are an object
+			// over HTTP, left out when there are none.
+			var obj map[string]any
+			if s, ok := v.(string); ok && json.Unmarshal([]byte(s), &obj) == nil && len(obj) > 0 {
+				props[customObjects[eventType]] = obj
+			}
 		default:
 			props[k] = v
 		}

@@ -198,7 +198,22 @@ func TestHTTPEventShape(t *testing.T) {
 				}
 			}
 			props := ev["properties"].(map[string]any)
+			if obj := customObjects[typ]; obj != "" {
+				// The custom properties are an object over HTTP.
+				var want map[string]any
+				json.Unmarshal([]byte(rec["properties"].(string)), &want)
+				got, _ := props[obj].(map[string]any)
+				if len(want) == 0 && got != nil || len(want) > 0 && !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s: %s = %v, the record's properties %v", typ, obj, props[obj], rec["properties"])
+				}
+				if props["properties"] != nil {
+					t.Fatalf("%s: the JSON-encoded properties are in the HTTP event too", typ)
+				}
+			}
 			for k, v := range rec {
+				if k == "properties" && customObjects[typ] != "" {
+					continue
+				}
 				inProps := props[k] != nil
 				want := v != nil && !httpUserKeys[k] && k != "id" && k != "time"
 				if inProps != want {

@@ -188,6 +188,16 @@ func (g *Generator) value(e *event, f field) any {
 	case "product_id":
 		return "SKU-" + digits(r, 5)
 
+	// Custom events and purchases.
+	case "name":
+		if _, ok := customObjects[e.schema.eventType]; ok {
+			return customEventName(r)
+		}
+	case "properties":
+		if _, ok := customObjects[e.schema.eventType]; ok {
+			return customProperties(r, e.schema.eventType)
+		}
+
 	// Push and in-app messages.
 	case "button_action_type":
 		return oneOf(r, []string{"uri", "deep_link", "none", "close"})

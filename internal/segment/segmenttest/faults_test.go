@@ -67,7 +67,13 @@ func TestDropConnection(t *testing.T) {
 	if rc.Count() != 0 {
 		t.Fatal("dropped request recorded messages")
 	}
-	if reqs := rc.Requests(); len(reqs) != 1 || reqs[0].Status != 0 || !reqs[0].Faulted {
+	// The handler records the request after it dropped the connection, so
+	// the client can see the drop first.
+	reqs := rc.Requests()
+	for deadline := time.Now().Add(5 * time.Second); len(reqs) == 0 && time.Now().Before(deadline); reqs = rc.Requests() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(reqs) != 1 || reqs[0].Status != 0 || !reqs[0].Faulted {
 		t.Fatalf("requests %+v", reqs)
 	}
 	wantStatus(t, mustPost(t, rc.URL(), "/v1/batch", "k", batchOf("a")), http.StatusOK)

@@ -86,7 +86,11 @@ func typeTable(cat *currents.Catalog) (string, error) {
 		if t.Status != currents.StatusDocumented {
 			doc = "no: " + t.Status.String()
 		}
-		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", t.Name, t.SegmentEvent, doc, yesNo(t.Default))
+		event := "`" + t.SegmentEvent + "`"
+		if t.NameField != "" {
+			event = "the event's own `" + t.NameField + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", t.Name, event, doc, yesNo(t.Default))
 	}
 	var aliases []string
 	for _, n := range cat.Names() {

@@ -33,6 +33,45 @@ var connectorPageBehaviors = []string{
 	"users.behaviors.subscriptiongroup.StateChange",
 }
 
+// customPropertyTypes are the types the contract README names as carrying
+// custom properties ("Known differences between the two shapes"): a
+// JSON-encoded string properties in storage, an object over HTTP. As with
+// connectorPageBehaviors, the rule reads the data (customFields) and this list
+// only checks it.
+var customPropertyTypes = map[string]string{
+	"users.behaviors.CustomEvent": "custom_properties",
+	"users.behaviors.Purchase":    "purchase_properties",
+}
+
+// nameFields name the field whose value is the Segment event of each event of
+// a type. Braze's tab for custom events names no event (segment.event is
+// null), and every custom event has its own name: sending them all under one
+// name, the type, would leave a tracking plan nothing to tell them apart by
+// (issue 10).
+var nameFields = map[string]string{
+	"users.behaviors.CustomEvent": "name",
+}
+
+// customFields returns the fields of a type that hold its custom properties:
+// the storage field "properties", a string absent from the HTTP example, and
+// the HTTP-only object that replaces it there.
+func customFields(et spec.EventType, httpKinds map[string]string) (str, obj string) {
+	for _, f := range et.Fields {
+		if f.Name == "properties" && f.AvroType == "string" && strings.Contains(f.HTTP, "absent in HTTP example") {
+			str = f.Name
+		}
+	}
+	for _, f := range et.HTTPOnlyFields {
+		if httpKinds[f] == "KindObject" {
+			obj = f
+		}
+	}
+	if str == "" || obj == "" {
+		return "", ""
+	}
+	return str, obj
+}
+
 // messageEngagementGlossary is how sources.segment of events.json cites
 // Braze's message engagement glossary ([G], and the stored copy [L]).
 const messageEngagementGlossary = "message_engagement_events"
@@ -139,6 +178,9 @@ func renderType(b *bytes.Buffer, name string, et spec.EventType) error {
 		event = legacyNames[name]
 	}
 	fmt.Fprintf(b, "\t{\n\t\tName: %q,\n\t\tSegmentEvent: %q,\n\t\tStatus: %s,\n", name, event, st)
+	if f, ok := nameFields[name]; ok {
+		fmt.Fprintf(b, "\t\tNameField: %q,\n", f)
+	}
 	if inDefault(name, et) {
 		b.WriteString("\t\tDefault: true,\n")
 	}
@@ -165,6 +207,13 @@ func renderType(b *bytes.Buffer, name string, et spec.EventType) error {
 	httpKinds, err := httpExampleKinds(name)
 	if err != nil {
 		return err
+	}
+	str, obj := customFields(et, httpKinds)
+	if want := customPropertyTypes[name]; obj != want {
+		return fmt.Errorf("custom properties in %q, the contract README says %q", obj, want)
+	}
+	if str != "" {
+		fmt.Fprintf(b, "\t\tCustomString: %q,\n\t\tCustomObject: %q,\n", str, obj)
 	}
 	for _, f := range et.HTTPOnlyFields {
 		if !known[f] {
