@@ -1,22 +1,23 @@
 package segment
 
-// The one place analytics-go is used. Each HTTP attempt is one request made
-// by an analytics-go client; this file overrides exactly what analytics-go
-// cannot be made to do right:
+// The one place analytics-go is used. Each HTTP attempt is one request
+// prepared by an analytics-go client (its endpoint, its authentication, its
+// headers, its batch id and library context); this file overrides exactly
+// what analytics-go cannot be made to do right:
 //
 //   - It re-encodes messages (it accepts only its own Track, whose encoding
 //     would rewrite timestamp, context, properties and integrations), so it
-//     is handed placeholder tracks, and the transport sends the request with
-//     the raw messages in their place, untouched. Nothing is read back from
-//     the placeholders: the attempt's request carries every raw message.
+//     is handed placeholder tracks, and the request goes out with the raw
+//     messages in their place, untouched. Nothing is read back from the
+//     placeholders: the attempt's request carries every raw message.
 //   - It retries every status >= 300 ten times with blind backoff, ignoring
 //     Retry-After, then drops the batch; it freezes sentAt at the first
-//     attempt. So the transport performs one attempt (with a fresh sentAt),
-//     keeps the real answer, and answers analytics-go 200, so it stops.
-//     Retrying, splitting and classifying are deliver.go's.
-//   - It makes its requests without a context, so the attempt's context
-//     (the caller's and the Sender's lifetime) reaches the real request
-//     through the transport made for that attempt.
+//     attempt; it makes its requests without a context. So its transport
+//     only takes the request it prepared and answers 200 at once (it then
+//     reports success and stops, and never reaches its own 10 s timeout),
+//     and post sends that request with a fresh sentAt under the attempt's
+//     context and timeout. Retrying, splitting and classifying are
+//     deliver.go's.
 //
 // Why a client per attempt, not one per write key: v3 has no Flush. A
 // long-lived client sends when BatchSize or its byte limit fills or its
@@ -52,15 +53,15 @@ type attemptResult struct {
 	notSent bool
 }
 
-// post makes one attempt to send raws under writeKey, through analytics-go.
+// post makes one attempt to send raws under writeKey: analytics-go prepares
+// the request, post sends it.
 func (s *Sender) post(ctx context.Context, writeKey string, red *keyRedactor, raws [][]byte) attemptResult {
-	shot := &oneShot{ctx: ctx, s: s, red: red, raws: raws,
-		res: attemptResult{err: errors.New("analytics-go did not send the request")}}
+	var prepared capture
 	client, err := analytics.NewWithConfig(writeKey, analytics.Config{
 		Endpoint:   s.cfg.Endpoint,
-		Interval:   24 * time.Hour, // never: BatchSize sends the request
+		Interval:   24 * time.Hour, // never: BatchSize makes the request
 		BatchSize:  len(raws),
-		Transport:  shot,
+		Transport:  &prepared,
 		Logger:     analyticsLogger{l: s.cfg.Logger, red: red},
 		RetryAfter: func(int) time.Duration { return 0 },
 	})
@@ -73,10 +74,14 @@ func (s *Sender) post(ctx context.Context, writeKey string, red *keyRedactor, ra
 			return attemptResult{err: fmt.Errorf("analytics-go refused message %d: %w", i, err)}
 		}
 	}
-	// The last Enqueue filled the batch; Close waits until its request was
-	// made (the transport bounds it by the attempt's timeout and context).
+	// The last Enqueue filled the batch; Close returns once analytics-go
+	// handed its request to the transport, which answers at once.
 	_ = client.Close()
-	return shot.result()
+	req, body, err := prepared.first()
+	if err != nil {
+		return attemptResult{err: err}
+	}
+	return s.send(ctx, red, raws, req, body)
 }
 
 // placeholder is the Track handed to analytics-go for each message: the
@@ -84,57 +89,56 @@ func (s *Sender) post(ctx context.Context, writeKey string, red *keyRedactor, ra
 // none of its own.
 var placeholder = analytics.Track{MessageId: "0", UserId: "u", Event: "e", Timestamp: time.Unix(0, 0).UTC()}
 
-// oneShot is the RoundTripper of one attempt's client: the first request
-// analytics-go makes is sent for real, with the raw messages; any other
-// (analytics-go retrying after its own 10 s client timeout) is answered 200
-// at once, as every message already went in the first.
-type oneShot struct {
-	ctx  context.Context
-	s    *Sender
-	red  *keyRedactor
-	raws [][]byte
-
-	once sync.Once
+// capture is the RoundTripper of one attempt's client: it keeps the first
+// request analytics-go prepares and answers it 200 at once. There is no
+// second: analytics-go retries only a failed request.
+type capture struct {
 	mu   sync.Mutex
-	res  attemptResult
+	req  *http.Request
+	body []byte
+	err  error
 }
 
-func (o *oneShot) result() attemptResult {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.res
-}
-
-func (o *oneShot) RoundTrip(req *http.Request) (*http.Response, error) {
-	in, err := io.ReadAll(req.Body)
+func (c *capture) RoundTrip(req *http.Request) (*http.Response, error) {
+	body, err := io.ReadAll(req.Body)
 	_ = req.Body.Close()
-	o.once.Do(func() {
-		res := attemptResult{err: err}
-		if err == nil {
-			res = o.send(req, in)
-		}
-		o.mu.Lock()
-		o.res = res
-		o.mu.Unlock()
-	})
+	c.mu.Lock()
+	if c.req == nil && c.err == nil {
+		c.req, c.body, c.err = req, body, err
+	}
+	c.mu.Unlock()
 	return &http.Response{
 		Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: http.Header{}, Body: http.NoBody, Request: req,
 	}, nil
 }
 
+// first returns the request analytics-go prepared and its body.
+func (c *capture) first() (*http.Request, []byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.err != nil:
+		return nil, nil, fmt.Errorf("reading analytics-go's request: %w", c.err)
+	case c.req == nil:
+		return nil, nil, errors.New("analytics-go did not make the request")
+	}
+	return c.req, c.body, nil
+}
+
 // sentAtLayout formats a UTC time at a fixed width.
 const sentAtLayout = "2006-01-02T15:04:05.000Z"
 
 // send builds the real body from analytics-go's (its batch messageId and
-// library context, kept verbatim, around the raw messages) and posts it.
-func (o *oneShot) send(orig *http.Request, in []byte) attemptResult {
+// library context, kept verbatim, around the raw messages) and posts it
+// with analytics-go's headers, under ctx and the attempt's timeout.
+func (s *Sender) send(ctx context.Context, red *keyRedactor, raws [][]byte, orig *http.Request, in []byte) attemptResult {
 	ab, err := parseAnalyticsBatch(in)
 	if err != nil {
 		return attemptResult{err: fmt.Errorf("unreadable analytics-go request: %w", err)}
 	}
 	size := len(`{"batch":[],"context":,"messageId":"","sentAt":""}`) + len(ab.Context) + len(ab.MessageID) + len(sentAtLayout)
-	for _, r := range o.raws {
+	for _, r := range raws {
 		size += len(r) + 1
 	}
 	if size > MaxRequestBytes {
@@ -143,7 +147,7 @@ func (o *oneShot) send(orig *http.Request, in []byte) attemptResult {
 	}
 	body := make([]byte, 0, size)
 	body = append(body, `{"batch":[`...)
-	for k, r := range o.raws {
+	for k, r := range raws {
 		if k > 0 {
 			body = append(body, ',')
 		}
@@ -164,7 +168,7 @@ func (o *oneShot) send(orig *http.Request, in []byte) attemptResult {
 	body = append(body, time.Now().UTC().AppendFormat(ts[:0], sentAtLayout)...)
 	body = append(body, `"}`...)
 
-	ctx, cancel := context.WithTimeout(o.ctx, o.s.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, orig.URL.String(), bytes.NewReader(body))
 	if err != nil {
@@ -178,9 +182,9 @@ func (o *oneShot) send(orig *http.Request, in []byte) attemptResult {
 		}
 	}
 	start := time.Now()
-	resp, err := o.s.cfg.Transport.RoundTrip(req)
+	resp, err := s.cfg.Transport.RoundTrip(req)
 	if err != nil {
-		return attemptResult{latency: time.Since(start), err: o.red.redactErr(err)}
+		return attemptResult{latency: time.Since(start), err: red.redactErr(err)}
 	}
 	defer resp.Body.Close()
 	res := attemptResult{status: resp.StatusCode, header: resp.Header}
