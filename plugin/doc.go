@@ -5,7 +5,7 @@
 //	import _ "github.com/currents-segment/currents-segment/plugin"
 //
 // Components: the currents_to_segment processor, the segment output, the
-// braze_currents input and the disk buffer. The prometheus metrics exporter
+// braze_currents and braze_storage inputs and the disk buffer. The prometheus metrics exporter
 // is in plugin/prometheus, imported on its own (Redpanda Connect has one of
 // that name).
 package plugin

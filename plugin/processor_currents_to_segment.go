@@ -44,7 +44,7 @@ Accepts every shape Braze emits:
 - a single HTTP event, with nested `+"`user`"+` and `+"`properties`"+` objects;
 - a flat storage record as Avro rows decode, with plain values (`+"`avro-ocf:marshaler=goavro`"+`) or with Avro-JSON union wrapping such as `+"`{\"string\":\"x\"}`"+` (`+"`avro-ocf:marshaler=json`"+`).
 
-The event type of a flat record is its `+"`event_type`"+` field if present, else the `+"`event_type=<type>`"+` segment of the `+"`path`"+` metadata that the `+"`file`"+` input sets for Braze's storage layout (`+"`.../event_type=users.messages.email.Send/date=.../x.avro`"+`), else the `+"`event_type`"+` field of this processor.
+The event type of a flat record is its `+"`event_type`"+` field if present, else the `+"`event_type=<type>`"+` segment of the `+"`path`"+` metadata that the `+"`file`"+` input sets for Braze's storage layout (`+"`.../event_type=users.messages.email.Send/date=.../x.avro`"+`), else the `+"`currents_event_type`"+` metadata (which `+"`braze_storage`"+` sets from the object's folder or its schema), else the `+"`event_type`"+` field of this processor.
 
 Each event becomes one message holding the Segment `+"`track`"+` call as JSON: `+"`type`"+`, `+"`event`"+`, `+"`messageId`"+` (the Currents `+"`id`"+`, so Segment dedupes replays), `+"`userId`"+` (`+"`external_user_id`"+`), `+"`anonymousId`"+` (Braze `+"`user_id`"+`), `+"`timestamp`"+` (RFC 3339, UTC), `+"`context.traits`"+`, `+"`context.device`"+` and the connector's `+"`properties`"+` with its renames. Absent fields are left out, never sent as null or an empty string.
 
@@ -100,11 +100,12 @@ pipeline:
   processors:
     - currents_to_segment: {}
 `).
-		Example("Storage replay with anonymous users", "Maps a storage export read with the file input, sending anonymous users and every field.", `
+		Example("Storage replay with anonymous users", "Maps a storage export read with the braze_storage input, sending anonymous users and every field.", `
 input:
-  file:
-    paths: [ "./export/**/*.avro" ]
-    codec: avro-ocf:marshaler=json
+  braze_storage:
+    url: s3://my-braze-exports?region=us-east-1
+    prefix: currents
+    checkpoint: ./storage-checkpoint.db
 pipeline:
   processors:
     - currents_to_segment:
@@ -234,6 +235,11 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 	buf := p.results.Get().(*[]currents.Result)
 	from := currents.Origin{DefaultType: p.defaultType}
 	from.Path, _ = msg.MetaGet("path")
+	if t, ok := msg.MetaGet(metaEventType); ok && t != "" {
+		// The input knew the type (braze_storage, from the object's folder
+		// or its schema): more specific than this processor's default.
+		from.DefaultType = t
+	}
 	results := p.mapper.AppendMap((*buf)[:0], data, &from)
 	if p.eventType != nil && lacksType(results) {
 		// Interpolated only now, for the message that needs it: an event

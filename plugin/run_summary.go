@@ -31,11 +31,20 @@ type RunSummary struct {
 	Delivered, DeadLettered, NotDelivered int64
 	// Outputs is how many segment outputs the stream has.
 	Outputs int
+
+	// StorageInputs is how many braze_storage inputs the stream has, and
+	// ObjectsDone and ObjectsDamaged the export objects they finished (the
+	// damaged ones with their rest dead-lettered).
+	StorageInputs               int
+	ObjectsDone, ObjectsDamaged int64
+	// Failures are what an input could not do as configured: a backfill
+	// that matched nothing, or one stopped before its end.
+	Failures []string
 }
 
 // Complete reports whether every call an output was given ended with a
 // verdict: delivered or dead-lettered.
-func (s RunSummary) Complete() bool { return s.NotDelivered == 0 }
+func (s RunSummary) Complete() bool { return s.NotDelivered == 0 && len(s.Failures) == 0 }
 
 // String is the summary in one line, as the binary logs it at the end of a
 // run.
@@ -51,6 +60,9 @@ func (s RunSummary) String() string {
 	}
 	fmt.Fprintf(&b, ", %d failed to map (dead-lettered); %d calls delivered, %d dead-lettered, %d not delivered",
 		s.MappingFailed, s.Delivered, s.DeadLettered, s.NotDelivered)
+	if s.StorageInputs > 0 {
+		fmt.Fprintf(&b, "; %d export objects done (%d damaged, their rest dead-lettered)", s.ObjectsDone, s.ObjectsDamaged)
+	}
 	return b.String()
 }
 
@@ -75,6 +87,10 @@ func (s RunSummary) add(o RunSummary) RunSummary {
 	s.DeadLettered += o.DeadLettered
 	s.NotDelivered += o.NotDelivered
 	s.Outputs += o.Outputs
+	s.StorageInputs += o.StorageInputs
+	s.ObjectsDone += o.ObjectsDone
+	s.ObjectsDamaged += o.ObjectsDamaged
+	s.Failures = append(s.Failures, o.Failures...)
 	return s
 }
 
@@ -88,14 +104,14 @@ func StreamSummary(r *service.Resources) RunSummary {
 }
 
 // ProcessSummary adds up the summaries of every stream of this process that
-// has a segment output; ok is false when there is none (a `lint` or `test`
-// run).
+// has a segment output or a braze_storage input; ok is false when there is
+// none (a `lint` or `test` run).
 func ProcessSummary() (s RunSummary, ok bool) {
 	tallies.mu.Lock()
 	all := slices.Clone(tallies.all)
 	tallies.mu.Unlock()
 	for _, t := range all {
-		if sum := t.summary(); sum.Outputs > 0 {
+		if sum := t.summary(); sum.Outputs > 0 || sum.StorageInputs > 0 {
 			s, ok = s.add(sum), true
 		}
 	}
@@ -122,6 +138,10 @@ type runTally struct {
 
 	accepted, deadLettered, notDelivered atomic.Int64
 	outputs                              atomic.Int64
+
+	storageInputs, objectsDone, objectsDamaged atomic.Int64
+	failuresMu                                 sync.Mutex
+	failures                                   []string
 }
 
 // runTallyOf returns the tally of the stream that mgr belongs to.
@@ -140,6 +160,23 @@ func runTallyOf(mgr *service.Resources) *runTally {
 }
 
 func (t *runTally) addOutput() { t.outputs.Add(1) }
+
+func (t *runTally) addStorageInput() { t.storageInputs.Add(1) }
+
+// storageObjectDone records an export object finished.
+func (t *runTally) storageObjectDone(damaged bool) {
+	t.objectsDone.Add(1)
+	if damaged {
+		t.objectsDamaged.Add(1)
+	}
+}
+
+// fail records what an input could not do, for the exit code.
+func (t *runTally) fail(what string) {
+	t.failuresMu.Lock()
+	t.failures = append(t.failures, what)
+	t.failuresMu.Unlock()
+}
 
 // mappedBatch records what the processor made of one message: calls mapped
 // and events flagged.
@@ -181,6 +218,14 @@ func (t *runTally) summary() RunSummary {
 	return RunSummary{
 		Read: mapped + failed + skips, Mapped: mapped, MappingFailed: failed, Skipped: skipped,
 		Delivered: t.accepted.Load(), DeadLettered: t.deadLettered.Load(), NotDelivered: t.notDelivered.Load(),
-		Outputs: int(t.outputs.Load()),
+		Outputs:       int(t.outputs.Load()),
+		StorageInputs: int(t.storageInputs.Load()), ObjectsDone: t.objectsDone.Load(), ObjectsDamaged: t.objectsDamaged.Load(),
+		Failures: t.failureList(),
 	}
+}
+
+func (t *runTally) failureList() []string {
+	t.failuresMu.Lock()
+	defer t.failuresMu.Unlock()
+	return slices.Clone(t.failures)
 }

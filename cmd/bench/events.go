@@ -16,6 +16,9 @@ type fixture struct {
 	// expected is how many calls the processor maps from it: what an e2e
 	// run's receiver must count.
 	expected int
+	// storage is the same number of events as an Avro storage export, made
+	// the first time a storage pipeline runs at this size.
+	storage *storageFixture
 }
 
 // generate writes n events of every type in the HTTP event shape, counts

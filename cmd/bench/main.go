@@ -36,6 +36,9 @@ func run() error {
 	if o.writeBlobl {
 		return writeConnectorBlobl()
 	}
+	if o.serveS3Dir != "" {
+		return serveS3(o.serveS3Dir, o.serveS3Addr)
+	}
 	if err := checkConnectorBloblCurrent(); err != nil {
 		return err
 	}
@@ -82,6 +85,14 @@ func run() error {
 		for _, p := range pipelines {
 			if !o.runs(p) {
 				continue
+			}
+			if p.storage && fx.storage == nil {
+				sf, err := writeStorageFixture(filepath.Join(dir, fmt.Sprintf("export-%d", n)), n, o.seed)
+				if err != nil {
+					return err
+				}
+				fx.storage = &sf
+				fmt.Printf("   storage export: %d events in Avro files (%s, deflate), %d mapped by the processor\n", n, humanBytes(sf.bytes), sf.expected)
 			}
 			r, err := h.measure(p, fx)
 			if err != nil {

@@ -49,6 +49,20 @@ func (h *harness) measureOnce(p pipeline, fx fixture) (result, error) {
 		return result{}, err
 	}
 	spec := runSpec{events: fx.path, dir: runDir, threads: h.opts.threads, diskSync: h.opts.diskSync, profile: h.opts.profileDir != ""}
+	expected := fx.expected
+	var extraEnv []string
+	if p.storage {
+		spec.export, expected = fx.storage.dir, fx.storage.expected
+		if p.s3 {
+			s3, err := startS3(fx.storage.dir)
+			if err != nil {
+				return result{}, err
+			}
+			defer s3.stop()
+			spec.storageURL = s3.bucketURL()
+			extraEnv = storageS3Env()
+		}
+	}
 	var recv *receiverProc
 	if p.e2e {
 		var err error
@@ -69,7 +83,7 @@ func (h *harness) measureOnce(p pipeline, fx fixture) (result, error) {
 	defer logf.Close()
 	cmd := exec.Command(h.bin, "run", conf)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), extraEnv...)
 	apiAddr := ""
 	if spec.profile {
 		if apiAddr, err = freeAddress(); err != nil {
@@ -113,8 +127,8 @@ func (h *harness) measureOnce(p pipeline, fx fixture) (result, error) {
 			return r, err
 		}
 		r.received = count
-		if count != fx.expected {
-			return r, fmt.Errorf("the receiver counted %d events (%d duplicates), expected %d (log: %s)", count, dups, fx.expected, tail(logf.Name()))
+		if count != expected {
+			return r, fmt.Errorf("the receiver counted %d events (%d duplicates), expected %d (log: %s)", count, dups, expected, tail(logf.Name()))
 		}
 		r.note += fmt.Sprintf(", receiver counted all %d", count)
 	}

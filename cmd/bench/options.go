@@ -25,6 +25,9 @@ type options struct {
 	repeat     int
 	checkN     int
 	writeBlobl bool
+	// serveS3Dir and serveS3Addr make this process the storage pipelines'
+	// S3 server (see startS3), not a harness run.
+	serveS3Dir, serveS3Addr string
 }
 
 // quickSize is the one size of a -quick run: enough events for every
@@ -49,8 +52,13 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, logs, events)")
 	fs.IntVar(&o.checkN, "check", 20000, "events checked for identical calls from the processor and connector.blobl")
 	fs.BoolVar(&o.writeBlobl, "write-blobl", false, "regenerate cmd/bench/connector.blobl from currents.DefaultCatalog() and exit")
+	fs.StringVar(&o.serveS3Dir, "serve-s3", "", "internal: serve this directory as an S3 bucket (the storage pipelines start the harness again with it)")
+	fs.StringVar(&o.serveS3Addr, "serve-s3-address", "", "internal: the address of -serve-s3")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.serveS3Dir != "" {
+		return o, nil
 	}
 	if o.writeBlobl {
 		// Nothing else is read: -write-blobl only regenerates the file.

@@ -16,6 +16,9 @@ type pipeline struct {
 	// diag pipelines only explain the others: they run with -diagnostic
 	// or when named in -only.
 	diag bool
+	// storage pipelines read the fixture's Avro storage export instead of
+	// its JSON lines, from the harness's S3 server when s3 is set.
+	storage, s3 bool
 	// config writes the pipeline's Benthos config for one run.
 	config func(s runSpec) string
 	// targets are this pipeline's lines under "## Targets", each comparing
@@ -33,6 +36,9 @@ type runSpec struct {
 	dir      string // this run's directory: config, logs, the disk buffer
 	threads  int    // pipeline.threads
 	diskSync string // sync of the disk buffer
+	// export is the storage export's directory and storageURL its S3 URL,
+	// for the storage pipelines.
+	export, storageURL string
 	// profile serves Benthos's HTTP API with its debug endpoints at
 	// ${BENCH_HTTP_ADDRESS}, for the CPU profile.
 	profile bool
@@ -92,6 +98,23 @@ var pipelines = []pipeline{
 	// run: connector.blobl, then http_client posting Segment batches.
 	{name: "e2e-bloblang-http", e2e: true, config: func(s runSpec) string {
 		return s.config(fileInput(s.events), connectorMapping(), httpClientBatchOutput(s.endpoint), "")
+	}},
+	// The storage backfill: braze_storage from an S3 server (gofakes3, a
+	// process of its own on 127.0.0.1) and from the same files on local
+	// disk, against the file input with the avro-ocf codec over the local
+	// files, each mapped by the processor and delivered to the receiver.
+	{name: "storage-s3", e2e: true, storage: true, s3: true, config: func(s runSpec) string {
+		return s.config(storageInput(s.storageURL, s.dir), currentsToSegment, segmentOutput(s.endpoint), "")
+	}, targets: []target{
+		info(figure{over: "storage-file-avro", metric: throughputRatio}, figure{over: "storage-file-avro", metric: cpuRatio}),
+	}},
+	{name: "storage-file", e2e: true, storage: true, config: func(s runSpec) string {
+		return s.config(storageInput("file://"+filepath.ToSlash(s.export), s.dir), currentsToSegment, segmentOutput(s.endpoint), "")
+	}, targets: []target{
+		info(figure{over: "storage-file-avro", metric: throughputRatio}, figure{over: "storage-file-avro", metric: cpuRatio}),
+	}},
+	{name: "storage-file-avro", e2e: true, storage: true, config: func(s runSpec) string {
+		return s.config(avroFileInput(s.export), currentsToSegment, segmentOutput(s.endpoint), "")
 	}},
 }
 

@@ -74,10 +74,7 @@ func TestQuickstartWithAWrongKeyStoppedExits3(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := cmd.Wait()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	}
+	code := exitCode(err)
 	out := logs.String()
 	if code != exitNotDelivered {
 		t.Fatalf("exit %d (%v), want %d:\n%s", code, err, exitNotDelivered, tail(out, 4000))

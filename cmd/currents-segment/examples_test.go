@@ -22,7 +22,7 @@ import (
 
 const exampleWriteKey = "example-write-key"
 
-func TestExampleStorageReplay(t *testing.T) {
+func TestExampleStorageToSegment(t *testing.T) {
 	root := repoRoot(t)
 	rc := startReceiver(t)
 	dead := filepath.Join(t.TempDir(), "dead.jsonl")
@@ -31,9 +31,9 @@ func TestExampleStorageReplay(t *testing.T) {
 	if len(types) != len(spec.AvroTypes()) || len(want) == 0 {
 		t.Fatalf("bundled export holds %d of the %d types with a schema, %d events sent by default", len(types), len(spec.AvroTypes()), len(want))
 	}
-	r := run(t, root, exampleEnv(rc, dead, "CURRENTS_EXPORT_DIR="+exportDir), "run", "config-examples/storage-replay.yaml")
+	r := run(t, root, exampleEnv(rc, dead, storageEnv(t, exportDir)...), "run", "config-examples/storage-to-segment.yaml")
 	if r.code != 0 {
-		t.Fatalf("storage-replay: %s%s", r.stdout, r.stderr)
+		t.Fatalf("storage-to-segment: %s%s", r.stdout, r.stderr)
 	}
 	if d := readDeadLetters(t, dead); len(d) > 0 {
 		t.Fatalf("dead letters: %+v", d)
@@ -52,8 +52,21 @@ func TestExampleStorageReplay(t *testing.T) {
 			t.Fatalf("call %s: timestamp %s, want %s", m.ID, m.Timestamp, wantTS)
 		}
 	}
-	if logs := r.stdout + r.stderr; !strings.Contains(logs, "no_external_user_id") {
+	logs := r.stdout + r.stderr
+	if !strings.Contains(logs, "no_external_user_id") {
 		t.Fatalf("skipped anonymous events are not logged:\n%s", logs)
+	}
+	if !strings.Contains(logs, fmt.Sprintf("%d objects done (0 damaged", len(types))) {
+		t.Fatalf("the backfill summary does not count the %d objects:\n%s", len(types), tail(logs, 3000))
+	}
+}
+
+// storageEnv points storage-to-segment.yaml at a local export directory, with
+// a checkpoint of the test's own.
+func storageEnv(t *testing.T, exportDir string) []string {
+	return []string{
+		"CURRENTS_STORAGE_URL=file://" + filepath.ToSlash(exportDir),
+		"CURRENTS_CHECKPOINT=" + filepath.Join(t.TempDir(), "checkpoint.db"),
 	}
 }
 

@@ -312,19 +312,48 @@ func checkOutageRequests(t *testing.T, rc *segmenttest.Receiver) {
 // checkDelivered checks that rc holds exactly want, once each.
 func checkDelivered(t *testing.T, rc *segmenttest.Receiver, want map[string]bool) {
 	t.Helper()
-	got := map[string]bool{}
+	got, missing := deliveredIDs(rc, want)
+	if missing > 0 || len(got) != len(want) || rc.Duplicates() != 0 {
+		t.Fatalf("delivered %d of %d (%d missing, %d duplicates)", len(got), len(want), missing, rc.Duplicates())
+	}
+}
+
+// deliveredIDs returns the ids rc accepted and how many of want are not
+// among them.
+func deliveredIDs(rc *segmenttest.Receiver, want map[string]bool) (got map[string]bool, missing int) {
+	got = map[string]bool{}
 	for _, m := range rc.Messages() {
 		got[m.ID] = true
 	}
-	missing := 0
 	for id := range want {
 		if !got[id] {
 			missing++
 		}
 	}
-	if missing > 0 || len(got) != len(want) || rc.Duplicates() != 0 {
-		t.Fatalf("delivered %d of %d (%d missing, %d duplicates)", len(got), len(want), missing, rc.Duplicates())
+	return got, missing
+}
+
+// startBinary starts the binary with args in dir, its output in the returned
+// buffer; it is killed at the end of the test if still running.
+func startBinary(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	return cmd, out
+}
+
+// exitCode is the exit code in err from Wait or Run (0 for nil).
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return 0
 }
 
 var runSummaryLine = regexp.MustCompile(`Run summary: (\d+) events read: (\d+) mapped, (\d+) skipped.*?; (\d+) calls delivered, (\d+) dead-lettered, (\d+) not delivered`)

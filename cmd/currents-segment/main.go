@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
@@ -20,6 +21,11 @@ import (
 // exitNotDelivered is the exit code of a run that ended with calls that no
 // segment output delivered or dead-lettered.
 const exitNotDelivered = 3
+
+// exitInputFailed is the exit code of a run whose input could not do what it
+// was configured to: a storage backfill that matched nothing, or one stopped
+// before its end.
+const exitInputFailed = 2
 
 func main() {
 	var logger *service.Logger
@@ -56,7 +62,17 @@ func finish(code int, logger *service.Logger) int {
 		logf(logger, false, "Run summary: %s", sum)
 		return code
 	}
+	if len(sum.Failures) > 0 && sum.NotDelivered == 0 {
+		logf(logger, true, "Run summary: %s. The run did not do what it was configured to: %s", sum, strings.Join(sum.Failures, "; "))
+		if code == 0 {
+			code = exitInputFailed
+		}
+		return code
+	}
 	logf(logger, true, "Run summary: %s. %d calls were not delivered: shutdown interrupted them (or backoff.max_elapsed_time ran out) and they went back to the input. The disk buffer keeps them and Braze resends its requests; a file or stdin input does not: run it again (Segment deduplicates what was already delivered, on messageId)", sum, sum.NotDelivered)
+	if len(sum.Failures) > 0 {
+		logf(logger, true, "The run also did not do what it was configured to: %s", strings.Join(sum.Failures, "; "))
+	}
 	if code == 0 {
 		code = exitNotDelivered
 	}

@@ -78,7 +78,7 @@ func TestConfigExamplesLint(t *testing.T) {
 			configs = append(configs, f)
 		}
 	}
-	r := run(t, root, []string{"SEGMENT_WRITE_KEY=lint-key", "BRAZE_CURRENTS_TOKEN=lint-token"}, append([]string{"lint"}, configs...)...)
+	r := run(t, root, []string{"SEGMENT_WRITE_KEY=lint-key", "BRAZE_CURRENTS_TOKEN=lint-token", "CURRENTS_STORAGE_URL=s3://lint-bucket?region=us-east-1"}, append([]string{"lint"}, configs...)...)
 	if r.code != 0 {
 		t.Fatalf("lint: %s%s", r.stdout, r.stderr)
 	}
@@ -86,7 +86,7 @@ func TestConfigExamplesLint(t *testing.T) {
 
 func TestConfigExamplesUnitTests(t *testing.T) {
 	root := repoRoot(t)
-	r := run(t, root, []string{"SEGMENT_WRITE_KEY=test-key", "BRAZE_CURRENTS_TOKEN=test-token"}, "test", "./config-examples/...")
+	r := run(t, root, []string{"SEGMENT_WRITE_KEY=test-key", "BRAZE_CURRENTS_TOKEN=test-token", "CURRENTS_STORAGE_URL=s3://test-bucket?region=us-east-1"}, "test", "./config-examples/...")
 	if r.code != 0 || strings.Contains(r.stdout, "FAIL") {
 		t.Fatalf("config unit tests: %s%s", r.stdout, r.stderr)
 	}

@@ -46,7 +46,7 @@ func TestExamplesThroughAnOutage(t *testing.T) {
 	}{
 		{"quickstart.yaml", nil, sampleIdentified(t, root), nil},
 		{"jsonl-to-segment.yaml", []string{"CURRENTS_JSONL=" + events}, jsonl, nil},
-		{"storage-replay.yaml", []string{"CURRENTS_EXPORT_DIR=" + exportDir}, storageIDs, nil},
+		{"storage-to-segment.yaml", storageEnv(t, exportDir), storageIDs, nil},
 		{"multi-workspace.yaml", []string{"CURRENTS_JSONL=" + events, "SEGMENT_WRITE_KEY_DEFAULT=" + exampleWriteKey}, jsonl, nil},
 	} {
 		t.Run(c.config, func(t *testing.T) {

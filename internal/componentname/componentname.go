@@ -9,6 +9,7 @@ package componentname
 // The names, by kind.
 const (
 	BrazeCurrentsInput        = "braze_currents"
+	BrazeStorageInput         = "braze_storage"
 	CurrentsToSegment         = "currents_to_segment"
 	SegmentOutput             = "segment"
 	DiskBuffer                = "disk"
@@ -38,6 +39,7 @@ type Component struct {
 // All lists every component of ours.
 var All = []Component{
 	{Input, BrazeCurrentsInput},
+	{Input, BrazeStorageInput},
 	{Processor, CurrentsToSegment},
 	{Output, SegmentOutput},
 	{Buffer, DiskBuffer},
