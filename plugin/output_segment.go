@@ -86,7 +86,7 @@ so a replay of an accepted message is harmless.
 The text of every error that belongs in a dead letter contains `+"`request refused permanently`"+` (Segment refused it)
 or `+"`invalid Segment track`"+` (refused before sending); every other failure is delivered again.
 
-Metrics: `+"`segment_messages_sent`, `segment_messages_accepted`, `segment_messages_failed` (label `class`: 4xx, 401, 429, 5xx, network, invalid, aborted), `segment_requests_sent`, `segment_requests_failed` (label `class`), `segment_requests_split` (label `status`: 400, 413, 422), `segment_request_latency_ns`, `segment_messages_in_flight`, `segment_write_key_rejected`"+`.`).
+Metrics: `+"`segment_messages_sent`, `segment_messages_accepted`, `segment_messages_failed` (label `class`: 4xx, 401, 429, 5xx, network, invalid, aborted), `segment_requests_sent`, `segment_requests_failed` (label `class`), `segment_requests_split` (label `status`: 400, 413, 422), `segment_request_latency_seconds` (a histogram in seconds), `segment_messages_in_flight`, `segment_write_key_rejected`"+`.`).
 		Fields(
 			service.NewInterpolatedStringField(sofFieldWriteKey).
 				Description("The write key of the Segment source to send to. It is a secret: it never appears in logs, errors, metrics or `echo` output. It may be interpolated per message, so one pipeline can feed several Segment sources: messages share requests only with messages of the same key. A key that resolves to an empty string or to `null` (what `env()` gives for an unset variable) fails the message, for the dead letter, naming its source.").
@@ -97,12 +97,13 @@ Metrics: `+"`segment_messages_sent`, `segment_messages_accepted`, `segment_messa
 				Example(`${! @segment_source }`).
 				Optional(),
 			service.NewStringEnumField(sofFieldRegion, "us", "eu").
-				Description("The region of the Segment workspace: `us` sends to `https://api.segment.io`, `eu` to `https://events.eu1.segmentapis.com`. Data sent to the wrong region is rejected. Ignored when `endpoint` is set.").
+				Description("The region of the Segment workspace: `us` sends to `https://api.segment.io`, `eu` to `https://events.eu1.segmentapis.com`. Data sent to the wrong region is rejected. Ignored when `endpoint` is set (not empty).").
 				Example("eu").
 				Default("us"),
 			service.NewStringField(sofFieldEndpoint).
-				Description("An origin that replaces the region's, for a Segment-compatible receiver (RudderStack data plane, Jitsu, a local test receiver). `/v1/batch` is appended; a trailing slash, `/v1` or `/v1/batch` in the value is accepted and removed.").
-				Examples("http://localhost:8080", "https://hosted.rudderlabs.com/v1/batch").
+				// No Example on this optional field: `create` would write it in,
+				// pointing the output at a receiver that is not there.
+				Description("An origin that replaces the region's, for a Segment-compatible receiver (RudderStack data plane, Jitsu, a local test receiver), for example `https://hosted.rudderlabs.com/v1/batch` or `http://127.0.0.1:8765`. `/v1/batch` is appended; a trailing slash, `/v1` or `/v1/batch` in the value is accepted and removed. Empty (as `create` writes it) uses `region`.").
 				Optional(),
 			service.NewDurationField(sofFieldTimeout).
 				Description("The limit on one HTTP attempt, from connecting to reading the answer. An attempt that times out is retried like any transient failure.").
@@ -191,10 +192,13 @@ func newSegmentOutputFromParsed(conf *service.ParsedConfig, mgr *service.Resourc
 		if endpoint, err = conf.FieldString(sofFieldEndpoint); err != nil {
 			return nil, err
 		}
-		if endpoint, err = segment.NormalizeEndpoint(endpoint); err != nil {
-			return nil, fmt.Errorf("field %s: %w", sofFieldEndpoint, err)
+		if strings.TrimSpace(endpoint) != "" {
+			if endpoint, err = segment.NormalizeEndpoint(endpoint); err != nil {
+				return nil, fmt.Errorf("field %s: %w", sofFieldEndpoint, err)
+			}
 		}
-	} else {
+	}
+	if endpoint == "" {
 		region, err := conf.FieldString(sofFieldRegion)
 		if err != nil {
 			return nil, err
@@ -375,16 +379,14 @@ func (o *segmentOutput) WriteBatch(ctx context.Context, batch service.MessageBat
 	return batchError(batch, fmt.Sprintf("segment: %d of %d messages not accepted (%d for the dead letter); each message's error says why", failed, len(batch), deadLettered), errs)
 }
 
-// prepare resolves msg's write key and source and validates it.
+// prepare resolves msg's write key and source; the Sender validates it.
 func (o *segmentOutput) prepare(msg *service.Message) (segment.Message, error) {
 	raw, err := msg.AsBytes()
 	if err != nil {
 		return segment.Message{}, &segment.ValidationError{Rule: segment.RuleJSONObject, Detail: err.Error(), Err: err}
 	}
-	t, err := segment.Validate(raw)
-	if err != nil {
-		return segment.Message{}, err
-	}
+	// The Sender validates every message (the rule lives there); a
+	// message is read here only when its write key fails, to name it.
 	m := segment.Message{Raw: raw}
 	if o.source != nil {
 		if m.Source, err = o.source.TryString(msg); err != nil {
@@ -395,19 +397,26 @@ func (o *segmentOutput) prepare(msg *service.Message) (segment.Message, error) {
 		m.WriteKey = o.writeKeyValue
 		return m, nil
 	}
+	var detail string
 	if m.WriteKey, err = o.writeKey.TryString(msg); err != nil {
-		return m, &segment.ValidationError{Rule: segment.RuleWriteKey, MessageID: t.MessageID, Event: t.Event,
-			Detail: "the write_key interpolation failed for " + sourceName(m.Source) + ": " + err.Error()}
+		detail = "the write_key interpolation failed for " + sourceName(m.Source) + ": " + err.Error()
+	} else {
+		switch strings.TrimSpace(m.WriteKey) {
+		case "":
+			detail = "no write key for " + sourceName(m.Source) + ": write_key resolved to an empty string; is the source's key variable set?"
+		case "null":
+			detail = "no write key for " + sourceName(m.Source) + `: write_key resolved to null, which is what env() gives for an unset environment variable; is the source's key variable set?`
+		}
 	}
-	switch strings.TrimSpace(m.WriteKey) {
-	case "":
-		return m, &segment.ValidationError{Rule: segment.RuleWriteKey, MessageID: t.MessageID, Event: t.Event,
-			Detail: "no write key for " + sourceName(m.Source) + ": write_key resolved to an empty string; is the source's key variable set?"}
-	case "null":
-		return m, &segment.ValidationError{Rule: segment.RuleWriteKey, MessageID: t.MessageID, Event: t.Event,
-			Detail: "no write key for " + sourceName(m.Source) + `: write_key resolved to null, which is what env() gives for an unset environment variable; is the source's key variable set?`}
+	if detail == "" {
+		return m, nil
 	}
-	return m, nil
+	// An invalid message is refused for what it is, before its key.
+	t, verr := segment.Validate(raw)
+	if verr != nil {
+		return m, verr
+	}
+	return m, &segment.ValidationError{Rule: segment.RuleWriteKey, MessageID: t.MessageID, Event: t.Event, Detail: detail}
 }
 
 // sourceName names a source in an error about its key, which cannot be

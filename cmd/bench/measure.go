@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
+	"time"
 )
 
 // harness is one invocation: its flags, the binaries built for it and the
@@ -91,6 +93,13 @@ func (h *harness) measureOnce(p pipeline, fx fixture) (result, error) {
 		}
 		cmd.Env = append(cmd.Env, "BENCH_HTTP_ADDRESS="+apiAddr)
 	}
+	inputAddr := ""
+	if p.http {
+		if inputAddr, err = freeAddress(); err != nil {
+			return result{}, err
+		}
+		cmd.Env = append(cmd.Env, "BENCH_INPUT_ADDRESS="+inputAddr)
+	}
 	c, err := startChild(cmd)
 	if err != nil {
 		return result{}, err
@@ -101,9 +110,22 @@ func (h *harness) measureOnce(p pipeline, fx fixture) (result, error) {
 			profDone <- takeProfile(apiAddr, h.opts.profileSecs, filepath.Join(h.opts.profileDir, fmt.Sprintf("%s-%d.pprof", p.name, fx.n)))
 		}()
 	}
+	var load loadResult
+	if p.http {
+		if load, err = h.load(c, p, inputAddr, fx.path, recv, expected); err != nil {
+			_ = c.cmd.Process.Kill()
+			_, _ = c.wait()
+			return result{}, fmt.Errorf("%w (log: %s)", err, tail(logf.Name()))
+		}
+	}
 	u, err := c.wait()
 	if err != nil {
 		return result{}, fmt.Errorf("%s run %s: %w (log: %s)", h.bin, conf, err, tail(logf.Name()))
+	}
+	if p.http {
+		// events/s over the load, not over the process's life: an HTTP
+		// input runs until it is stopped.
+		u.wall = load.elapsed
 	}
 	r := result{
 		pipeline:  p.name,
@@ -113,6 +135,9 @@ func (h *harness) measureOnce(p pipeline, fx fixture) (result, error) {
 		sys:       u.sys,
 		maxRSSKiB: u.maxRSSKiB,
 		anonKiB:   u.anonKiB,
+	}
+	if p.http {
+		r.note += fmt.Sprintf(", %d requests, %d answered 429/503 and sent again", load.requests, load.retried)
 	}
 	if apiAddr != "" {
 		if perr := <-profDone; perr != nil {
@@ -130,7 +155,39 @@ func (h *harness) measureOnce(p pipeline, fx fixture) (result, error) {
 		if count != expected {
 			return r, fmt.Errorf("the receiver counted %d events (%d duplicates), expected %d (log: %s)", count, dups, expected, tail(logf.Name()))
 		}
-		r.note += fmt.Sprintf(", receiver counted all %d", count)
+		r.note += fmt.Sprintf(", receiver counted all %d using %.2f CPU s", count, recv.cpu().Seconds())
 	}
 	return r, nil
+}
+
+// load drives an HTTP pipeline: waits until its input takes requests, sends
+// the fixture's events as Braze does, waits for the receiver to count them
+// all (an e2e pipeline with a disk buffer answers once they are stored), then
+// stops the process with SIGTERM, as an orchestrator would.
+func (h *harness) load(c *child, p pipeline, addr, events string, recv *receiverProc, expected int) (loadResult, error) {
+	if err := waitHTTPReady(addr, p.readyPath, nil); err != nil {
+		return loadResult{}, err
+	}
+	lr, err := driveHTTP("http://"+addr+"/currents", events)
+	if err != nil {
+		return lr, err
+	}
+	if recv != nil {
+		for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+			count, _, err := recv.count()
+			if err != nil {
+				return lr, err
+			}
+			if count >= expected {
+				break
+			}
+			if time.Now().After(deadline) {
+				return lr, fmt.Errorf("the receiver counted %d of %d events 5 minutes after the load", count, expected)
+			}
+		}
+		// The disk buffer answers Braze once stored: the load is over when
+		// the receiver has everything.
+		lr.elapsed = time.Since(lr.start)
+	}
+	return lr, c.cmd.Process.Signal(syscall.SIGTERM)
 }

@@ -19,6 +19,11 @@ type pipeline struct {
 	// storage pipelines read the fixture's Avro storage export instead of
 	// its JSON lines, from the harness's S3 server when s3 is set.
 	storage, s3 bool
+	// http pipelines take Braze-style requests on BENCH_INPUT_ADDRESS, sent
+	// by the harness (see driveHTTP); readyPath is where the input says it
+	// takes them ("" when it has no such endpoint).
+	http      bool
+	readyPath string
 	// config writes the pipeline's Benthos config for one run.
 	config func(s runSpec) string
 	// targets are this pipeline's lines under "## Targets", each comparing
@@ -98,6 +103,36 @@ var pipelines = []pipeline{
 	// run: connector.blobl, then http_client posting Segment batches.
 	{name: "e2e-bloblang-http", e2e: true, config: func(s runSpec) string {
 		return s.config(fileInput(s.events), connectorMapping(), httpClientBatchOutput(s.endpoint), "")
+	}},
+	// The production path: Braze's HTTP push, 100 events per request, 8 in
+	// flight, sent by the harness; events/s over the load (first request to
+	// last answer), CPU of the whole process.
+	{name: "http-processor", e2e: true, http: true, readyPath: "/ready", config: func(s runSpec) string {
+		return s.config(brazeCurrentsInput, currentsToSegment, segmentOutput(s.endpoint), "")
+	}, targets: []target{
+		throughputAtLeast("http-bloblang-peer", 5),
+		cpuAtMost("http-bloblang-peer", 0.1),
+		cpuAtMost("e2e-processor", 1.25),
+	}},
+	{name: "http-processor-disk", e2e: true, http: true, readyPath: "/ready", config: func(s runSpec) string {
+		return s.config(brazeCurrentsInput, currentsToSegment, segmentOutput(s.endpoint),
+			fmt.Sprintf("buffer:\n  disk:\n    path: %q\n    max_bytes: 8GiB\n    sync: always\n", filepath.Join(s.dir, "buffer")))
+	}, targets: []target{
+		throughputAtLeast("http-bloblang-peer", 5),
+		cpuAtMost("http-bloblang-peer", 0.1),
+		info(figure{over: "http-processor", metric: cpuRatio, note: "what the fsynced buffer adds"}),
+	}},
+	// http-bloblang-peer is stock Benthos: http_server, the envelope split,
+	// connector.blobl, http_client posting Segment batches.
+	{name: "http-bloblang-peer", e2e: true, http: true, config: func(s runSpec) string {
+		return s.config(httpServerInput, splitEnvelope+connectorMapping(), httpClientBatchOutput(s.endpoint), "")
+	}},
+	// http-drop is the floor: braze_currents answering each request once
+	// core's drop output took its one message.
+	{name: "http-drop", http: true, readyPath: "/ready", config: func(s runSpec) string {
+		return s.config(brazeCurrentsInput, "", dropOutput, "")
+	}, targets: []target{
+		info(figure{of: "http-processor", over: "http-drop", metric: cpuRatio, note: "the whole path over the input's floor"}),
 	}},
 	// The storage backfill: braze_storage from an S3 server (gofakes3, a
 	// process of its own on 127.0.0.1) and from the same files on local

@@ -56,7 +56,7 @@ func CountEvents(body []byte) (int, error) {
 	}
 	count, found := 0, false
 	for {
-		more, err := it.Next()
+		more, err := it.NextKey()
 		if err != nil {
 			return 0, scanErr(err, body)
 		}
@@ -64,14 +64,23 @@ func CountEvents(body []byte) (int, error) {
 			break
 		}
 		if it.KeyEsc || string(it.Key) != "events" {
+			if err := it.ReadValue(); err != nil {
+				return 0, scanErr(err, body)
+			}
 			continue
 		}
-		if it.Kind != jsonscan.KindArray {
+		if it.Peek() != '[' {
+			if err := it.ReadValue(); err != nil {
+				return 0, scanErr(err, body)
+			}
 			return 0, &EnvelopeError{Reason: fmt.Sprintf(`"events" is %s, not an array`, describeKind(it.Kind))}
 		}
-		// The array was validated by Next; counting its elements is a
-		// second, allocation-free walk over it alone.
-		n, err := countElements(it.Val)
+		// Counted as the array is validated, in the same pass: the events
+		// are the whole body, and a second walk over them cost as much as
+		// the first.
+		arr := it.NestedArray()
+		n, err := countElements(&arr)
+		it.EndNestedArray(&arr)
 		if err != nil {
 			return 0, scanErr(err, body)
 		}
@@ -87,8 +96,8 @@ func CountEvents(body []byte) (int, error) {
 	return count, nil
 }
 
-func countElements(array []byte) (int, error) {
-	it := jsonscan.NewArrayIter(jsonscan.NewScanner(array), 1)
+// countElements validates the array it stands at and counts its elements.
+func countElements(it *jsonscan.ArrayIter) (int, error) {
 	if err := it.Open(); err != nil {
 		return 0, err
 	}
