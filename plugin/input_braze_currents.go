@@ -87,7 +87,7 @@ Every response carries an `+"`X-Request-Id`"+` header, also set on the message a
 
 `+"`GET /ready`"+` on the same server answers 200 while the input takes requests and 503 while it starts or shuts down, for a load balancer's health check. Benthos starts the input before the buffer, the pipeline and the outputs behind it, so at start the input sends one readiness probe through them: an empty envelope `+"`{\"events\":[]}`"+` marked with the metadata `+"`braze_readiness_probe`"+` (`+"`currents_to_segment`"+` maps it to nothing, which acknowledges it; with a disk buffer, once it is committed). `+"`/ready`"+` and every request get 503 until it is acknowledged; a nacked probe is retried with backoff, one not acknowledged within `+"`ack_timeout`"+` followed by another; a process whose buffer or outputs never start never answers 200. On shutdown the input stops taking requests (503), waits for the requests already in the pipeline to be delivered, and answers 503 to any that were not: a request is never answered 2xx unless delivered.
 
-Metrics: `+"`braze_currents_requests`"+` (label `+"`status`"+`: the HTTP status, or `+"`client_closed`"+`), `+"`braze_currents_events_received`"+`, `+"`braze_currents_request_latency_ns`"+`, `+"`braze_currents_requests_in_flight`"+`, `+"`braze_currents_events_in_flight`"+`; the counters and gauges exist at 0 from the start. Authentication failures, refused requests (400, 405, 413, 415, with the reason and the request id: Braze drops an event refused twice), 429s, undelivered requests and refused readiness probes are logged at WARN at most once a minute each, the others at DEBUG; the token and the `+"`Authorization`"+` header are never logged, at any level.`).
+Metrics: `+"`braze_currents_requests`"+` (label `+"`status`"+`: the HTTP status, or `+"`client_closed`"+`), `+"`braze_currents_events_received`"+`, `+"`braze_currents_request_latency_seconds`"+` (a histogram: Benthos names the timer `+"`_ns`"+` and the `+"`prometheus`"+` exporter exports it in seconds), `+"`braze_currents_requests_in_flight`"+`, `+"`braze_currents_events_in_flight`"+`; the counters and gauges exist at 0 from the start. Authentication failures, refused requests (400, 405, 413, 415, with the reason and the request id: Braze drops an event refused twice), 429s, undelivered requests and refused readiness probes are logged at WARN at most once a minute each, the others at DEBUG; the token and the `+"`Authorization`"+` header are never logged, at any level.`).
 		Fields(
 			service.NewStringField(bciFieldAddress).
 				Description("The address to listen on, as `host:port`. The default listens on every interface on port 8080, so Braze can reach it (Benthos's own HTTP server keeps port 4195). Use port 0 for a free port; the address bound is logged at INFO.").
@@ -109,13 +109,13 @@ Metrics: `+"`braze_currents_requests`"+` (label `+"`status`"+`: the HTTP status,
 				Description("Accept requests without checking a bearer token. Only for a network where nothing but Braze can reach the endpoint, or for tests; it cannot be combined with `bearer_token`.").
 				Example(true).
 				Default(false),
+			// No Example on these optional fields: `create` would write it in,
+			// and the config would not start without that file.
 			service.NewStringField(bciFieldCertFile).
-				Description("A PEM certificate (chain) file: with `key_file`, the input serves HTTPS. Braze requires HTTPS endpoints, so without these terminate TLS in front of the input (a load balancer or a proxy).").
-				Example("/etc/tls/currents.crt").
+				Description("A PEM certificate (chain) file, for example `/etc/tls/currents.crt`: with `key_file`, the input serves HTTPS, and reloads the pair when the files change. Braze requires HTTPS endpoints, so without these terminate TLS in front of the input (a load balancer or a proxy). Both empty (as `create` writes them) is plain HTTP, said in the start-up log line; one empty and the other set is refused, and so is a variable without a default that is not set.").
 				Optional(),
 			service.NewStringField(bciFieldKeyFile).
-				Description("The PEM private key file of `cert_file`; both or neither must be set.").
-				Example("/etc/tls/currents.key").
+				Description("The PEM private key file of `cert_file`, for example `/etc/tls/currents.key`; both or neither must be set.").
 				Optional(),
 			service.NewIntField(bciFieldMaxBodyBytes).
 				Description("The largest request body accepted, in bytes, both as sent and after gzip decoding (so a compression bomb costs no memory). A larger request gets 413, and Braze splits the batch. Braze's batches of about 100 events are far smaller than the default of 10 MiB; memory grows with it (see `max_in_flight_events`).").
@@ -294,6 +294,7 @@ func newBrazeCurrentsInputFromParsed(conf *service.ParsedConfig, mgr *service.Re
 	if hc.AllowUnauthenticated, err = conf.FieldBool(bciFieldAllowUnauthenticated); err != nil {
 		return nil, err
 	}
+	var writtenEmpty []string
 	for _, f := range []struct {
 		name string
 		dst  *string
@@ -304,12 +305,16 @@ func newBrazeCurrentsInputFromParsed(conf *service.ParsedConfig, mgr *service.Re
 		if *f.dst, err = conf.FieldString(f.name); err != nil {
 			return nil, err
 		}
-		// To brazehttp an empty file name is no TLS: a field written but
-		// resolving empty (an unset environment variable) must not turn
-		// HTTPS off, and only here is it known to have been written.
 		if *f.dst == "" {
-			return nil, fmt.Errorf("field %s is empty (is its environment variable set?): set it to a PEM file, or remove %s and %s to serve plain HTTP", f.name, bciFieldCertFile, bciFieldKeyFile)
+			writtenEmpty = append(writtenEmpty, f.name)
 		}
+	}
+	// To brazehttp both names empty is no TLS. One written but empty while
+	// the other is set is a variable set to nothing, said as such (one left
+	// out is brazehttp's "set together"); a variable without a default that
+	// is not set at all already stops Benthos at start.
+	if len(writtenEmpty) == 1 && hc.CertFile+hc.KeyFile != "" {
+		return nil, fmt.Errorf("field %s is empty while the other TLS file is set (is its environment variable set?): set both %s and %s to PEM files, or neither to serve plain HTTP", writtenEmpty[0], bciFieldCertFile, bciFieldKeyFile)
 	}
 
 	var maxBody int
@@ -432,6 +437,11 @@ func (in *brazeCurrentsInput) Connect(ctx context.Context) error {
 		auth = "NO AUTHENTICATION (allow_unauthenticated)"
 	}
 	in.log.Infof("Receiving Braze Currents batches on %s (%s; readiness on %s, 503 until the pipeline acknowledged a readiness probe)", srv.URL(), auth, brazehttp.ReadyPath)
+	if strings.HasPrefix(srv.URL(), "http://") {
+		// The usual deployment behind a TLS-terminating load balancer, so
+		// INFO, but said: Braze only posts to HTTPS endpoints.
+		in.log.Infof("Serving plain HTTP on %s (cert_file and key_file are not set): Braze only posts to HTTPS, so TLS must be terminated in front of this input", srv.URL())
+	}
 	return nil
 }
 

@@ -83,9 +83,8 @@ Skipped events (anonymous users under `+"`anonymous_users: skip`"+`, types outsi
 				Description("What to do with an event whose type is in no catalog, not one of the 96 this processor knows (a known type outside `events` is always skipped as `not_selected`). `reject` flags the message with an error for a dead-letter route; `skip` drops it and counts it with reason `unknown_event_type`; `passthrough` maps it generically, every field a property, with the raw type as the Segment event name.").
 				Default("reject"),
 			service.NewInterpolatedStringField(ctsFieldEventType).
-				Description("The event type of flat records that carry neither an `event_type` field nor an `event_type=<type>` segment in their `path` metadata, for example rows exported by hand from a single-type table. Interpolated per message.").
-				Example("users.messages.email.Send").
-				Example(`${! @kafka_topic.trim_prefix("currents.") }`).
+				// No Example: `create` would write one type in for every record.
+				Description("The event type of flat records that carry neither an `event_type` field nor an `event_type=<type>` segment in their `path` metadata, for example rows exported by hand from a single-type table: `users.messages.email.Send`, or `${! @kafka_topic.trim_prefix(\"currents.\") }`. Interpolated per message.").
 				Optional(),
 		).
 		LintRule(`

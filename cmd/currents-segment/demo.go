@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -69,7 +72,7 @@ func runDemo(c *cli.Context) error {
 		return fmt.Errorf("%s: %w", c.String("config"), err)
 	}
 	// The demo prints its own report; the pipeline's log only when it matters.
-	if err := b.SetLoggerYAML("level: WARN"); err != nil {
+	if err := b.SetLoggerYAML("level: WARN\nstatic_fields: {'@service': " + serviceLabel + "}"); err != nil {
 		return err
 	}
 	stream, err := b.Build()
@@ -89,6 +92,7 @@ func runDemo(c *cli.Context) error {
 	}
 	sum := plugin.StreamSummary(stream.Resources())
 	fmt.Fprintf(c.App.ErrWriter, "Run summary: %s\n", sum)
+	fmt.Fprintln(c.App.ErrWriter, demoResult(sum))
 	if !sum.Complete() {
 		return fmt.Errorf("%d calls were not delivered", sum.NotDelivered)
 	}
@@ -131,4 +135,31 @@ func printReceived(out, info io.Writer, recv *segmenttest.Receiver, took time.Du
 	}
 	fmt.Fprintln(out, "\n(--all prints every call as a JSON line)")
 	return nil
+}
+
+// demoResult is the demo's last line, the run in one glance:
+// "200 read, 170 sent, 30 skipped (no_external_user_id 17, not_selected 13)",
+// then what was dead-lettered or not delivered, only when there was some.
+// "sent" counts the calls the receiver accepted.
+func demoResult(sum plugin.RunSummary) string {
+	var b strings.Builder
+	var skipped int64
+	for _, n := range sum.Skipped {
+		skipped += n
+	}
+	fmt.Fprintf(&b, "%d read, %d sent, %d skipped", sum.Read, sum.Delivered, skipped)
+	if len(sum.Skipped) > 0 {
+		var parts []string
+		for _, reason := range slices.Sorted(maps.Keys(sum.Skipped)) {
+			parts = append(parts, fmt.Sprintf("%s %d", reason, sum.Skipped[reason]))
+		}
+		b.WriteString(" (" + strings.Join(parts, ", ") + ")")
+	}
+	if n := sum.MappingFailed + sum.DeadLettered; n > 0 {
+		fmt.Fprintf(&b, ", %d dead-lettered", n)
+	}
+	if sum.NotDelivered > 0 {
+		fmt.Fprintf(&b, ", %d not delivered", sum.NotDelivered)
+	}
+	return b.String()
 }

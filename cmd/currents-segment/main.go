@@ -1,6 +1,8 @@
 // Command currents-segment is a Benthos binary with every core io and pure
 // component plus the currents-segment plugins: run it like any Benthos binary
-// (`currents-segment -c pipeline.yaml`, `lint`, `test`, `echo`, `list`).
+// (`currents-segment -c pipeline.yaml`, `lint`, `test`, `echo`, `list`), or
+// try it with `currents-segment demo` and read a component's fields with
+// `currents-segment docs segment`.
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+	ucli "github.com/urfave/cli/v2"
 
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
@@ -27,16 +30,75 @@ const exitNotDelivered = 3
 // before its end.
 const exitInputFailed = 2
 
+// serviceLabel is the default of logger.static_fields: every log line says
+// which program wrote it. Benthos's default is "@service: benthos", the spec
+// default of internal/log/docs.go:20 in v4.60.0 that log.FromParsed reads
+// (log.NewConfig's "redpanda-benthos", internal/log/config.go:50, applies
+// only to configs read without the spec). A config that sets
+// logger.static_fields replaces the whole map, as it replaces Benthos's.
+const serviceLabel = "currents-segment"
+
+// appHelpTemplate replaces the root help's NAME and DESCRIPTION. Benthos
+// v4.60.0 hard-codes them in cli.App (internal/cli/app.go:159-167: "A stream
+// processor for mundane tasks" and "create kafka//file") and no CLIOpt sets
+// them; the app sets no CustomAppHelpTemplate, so urfave/cli renders it with
+// its package-level AppHelpTemplate, which is ours to set. The rest (commands,
+// global options) keeps urfave/cli's layout, filled from the app.
+const appHelpTemplate = `NAME:
+   {{.Name}} - moves Braze Currents events into Segment
+
+USAGE:
+   {{.HelpName}} [global options] command [command options] [arguments...]{{if .Version}}{{if not .HideVersion}}
+
+VERSION:
+   {{.Version}}{{end}}{{end}}
+
+DESCRIPTION:
+   currents-segment is a Benthos stream processor with plugins for Braze
+   Currents: the braze_currents input (Braze's HTTP connector), the
+   braze_storage input (storage exports), the currents_to_segment processor
+   (one Segment track call per event), the segment output (the Tracking API,
+   delivered before Braze is acknowledged) and the disk buffer. Run a
+   pipeline config like any Benthos config; "docs <component>" prints a
+   component's fields.
+
+     {{.HelpName}} demo
+     {{.HelpName}} run config-examples/braze-http-to-segment.yaml
+     {{.HelpName}} create braze_currents/currents_to_segment/segment > ./config.yaml
+     {{.HelpName}} list inputs
+     {{.HelpName}} docs segment
+{{if .VisibleCommands}}
+COMMANDS:{{template "visibleCommandCategoryTemplate" .}}{{end}}{{if .VisibleFlagCategories}}
+
+GLOBAL OPTIONS:{{template "visibleFlagCategoryTemplate" .}}{{else if .VisibleFlags}}
+
+GLOBAL OPTIONS:{{template "visibleFlagTemplate" .}}{{end}}
+`
+
+// mainSchema is Benthos's full config schema with our log label as the
+// default of logger.static_fields: lint, echo, create and run all read it.
+func mainSchema(version, date string) func() *service.ConfigSchema {
+	return func() *service.ConfigSchema {
+		s := service.GlobalEnvironment().FullConfigSchema(version, date)
+		s.SetFieldDefault(map[string]any{"@service": serviceLabel}, "logger", "static_fields")
+		return s
+	}
+}
+
 func main() {
 	var logger *service.Logger
 	version, date := versionInfo()
+	ucli.AppHelpTemplate = appHelpTemplate
 	code, err := service.RunCLIToCode(context.Background(),
 		service.CLIOptSetBinaryName("currents-segment"),
 		service.CLIOptSetProductName("currents-segment"),
 		service.CLIOptSetVersion(version, date),
 		service.CLIOptSetDocumentationURL("https://github.com/currents-segment/currents-segment"),
+		service.CLIOptSetMainSchemaFrom(mainSchema(version, date)),
 		service.CLIOptAddCommand(demoCommand()),
+		service.CLIOptAddCommand(docsCommand()),
 		service.CLIOptAddCommand(backlogCommand()),
+		service.CLIOptAddCommand(probeCommand()),
 		service.CLIOptOnLoggerInit(func(l *service.Logger) { logger = l }),
 	)
 	if err != nil {

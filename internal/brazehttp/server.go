@@ -20,7 +20,9 @@ type Server struct {
 	err chan error
 }
 
-// loadTLS loads the certificate New was given, nil when there is none.
+// loadTLS loads the certificate New was given, nil when there is none: a
+// pair that does not load stops the start. Listen serves it through a
+// certReloader (tlsreload.go).
 func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 	if certFile == "" {
 		return nil, nil
@@ -55,8 +57,19 @@ func Listen(addr string, h *Handler) (*Server, error) {
 		},
 	}
 	if h.tls != nil {
-		s.srv.TLSConfig = h.tls
-		ln = tls.NewListener(ln, h.tls)
+		// New checked the pair; the server serves it through a reloader,
+		// so a renewed certificate is picked up without a restart, and a
+		// broken renewal is logged while the old one stays.
+		certs, err := newCertReloader(h.cfg.CertFile, h.cfg.KeyFile, h.log)
+		if err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
+		conf := h.tls.Clone()
+		conf.Certificates = nil
+		conf.GetCertificate = certs.GetCertificate
+		s.srv.TLSConfig = conf
+		ln = tls.NewListener(ln, conf)
 	}
 	go func() {
 		err := s.srv.Serve(ln)
