@@ -44,3 +44,25 @@ func TestCheckEquivalentFindsDifference(t *testing.T) {
 		t.Fatal("a mapping with another event name passed the check")
 	}
 }
+
+// The storage baseline makes the same calls as currents_to_segment from the
+// same Avro files: an export of every storage type, read as the peer
+// pipeline's avro-ocf codec reads it.
+func TestConnectorStorageBloblEquivalent(t *testing.T) {
+	dir := t.TempDir()
+	fx, err := writeStorageFixture(dir, 20000, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := checkStorageEquivalent(connectorStorageBlobl, dir, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 20000 {
+		t.Fatalf("compared %d of 20000 records (%d mapped)", n, fx.expected)
+	}
+	wrong := connectorStorageBlobl + "\nroot.event = if this != null { \"Something else\" }\n"
+	if _, err := checkStorageEquivalent(wrong, dir, 10); err == nil {
+		t.Fatal("a mapping with another event name passed the check")
+	}
+}

@@ -93,6 +93,11 @@ func run() error {
 				}
 				fx.storage = &sf
 				fmt.Printf("   storage export: %d events in Avro files (%s, deflate), %d mapped by the processor\n", n, humanBytes(sf.bytes), sf.expected)
+				checked, err := checkStorageEquivalent(connectorStorageBlobl, sf.dir, 200)
+				if err != nil {
+					return fmt.Errorf("connector_storage.blobl is not equivalent to currents_to_segment: %w", err)
+				}
+				fmt.Printf("   checked: connector_storage.blobl and currents_to_segment make identical calls for %d records\n", checked)
 			}
 			r, err := h.measure(p, fx)
 			if err != nil {

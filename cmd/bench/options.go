@@ -51,7 +51,7 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.BoolVar(&o.diag, "diagnostic", false, "also run passthrough (file -> drop, no processor: what Benthos costs before any pipeline stage) and mapping-identity (mapping: root = this)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, logs, events)")
 	fs.IntVar(&o.checkN, "check", 20000, "events checked for identical calls from the processor and connector.blobl")
-	fs.BoolVar(&o.writeBlobl, "write-blobl", false, "regenerate cmd/bench/connector.blobl from currents.DefaultCatalog() and exit")
+	fs.BoolVar(&o.writeBlobl, "write-blobl", false, "regenerate cmd/bench/connector.blobl and connector_storage.blobl from currents.DefaultCatalog() and exit")
 	fs.StringVar(&o.serveS3Dir, "serve-s3", "", "internal: serve this directory as an S3 bucket (the storage pipelines start the harness again with it)")
 	fs.StringVar(&o.serveS3Addr, "serve-s3-address", "", "internal: the address of -serve-s3")
 	if err := fs.Parse(args); err != nil {

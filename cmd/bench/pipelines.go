@@ -141,7 +141,9 @@ var pipelines = []pipeline{
 	{name: "storage-s3", e2e: true, storage: true, s3: true, config: func(s runSpec) string {
 		return s.config(storageInput(s.storageURL, s.dir), currentsToSegment, segmentOutput(s.endpoint), "")
 	}, targets: []target{
-		info(figure{over: "storage-file-avro", metric: throughputRatio}, figure{over: "storage-file-avro", metric: cpuRatio}),
+		throughputAtLeast("storage-bloblang-peer", 3),
+		info(figure{over: "storage-bloblang-peer", metric: cpuRatio},
+			figure{over: "storage-file-avro", metric: throughputRatio}, figure{over: "storage-file-avro", metric: cpuRatio}),
 	}},
 	{name: "storage-file", e2e: true, storage: true, config: func(s runSpec) string {
 		return s.config(storageInput("file://"+filepath.ToSlash(s.export), s.dir), currentsToSegment, segmentOutput(s.endpoint), "")
@@ -150,6 +152,13 @@ var pipelines = []pipeline{
 	}},
 	{name: "storage-file-avro", e2e: true, storage: true, config: func(s runSpec) string {
 		return s.config(avroFileInput(s.export), currentsToSegment, segmentOutput(s.endpoint), "")
+	}},
+	// storage-bloblang-peer is stock Benthos over a local copy of the
+	// export: file with the avro-ocf codec, connector_storage.blobl (the
+	// same calls, checked before the run), http_client posting Segment
+	// batches.
+	{name: "storage-bloblang-peer", e2e: true, storage: true, config: func(s runSpec) string {
+		return s.config(avroFileInput(s.export), connectorStorageMapping(), httpClientBatchOutput(s.endpoint), "")
 	}},
 }
 
@@ -191,6 +200,11 @@ const currentsToSegment = "    - currents_to_segment:\n        anonymous_users: 
 // connectorMapping is connector.blobl as a mapping processor.
 func connectorMapping() string {
 	return "    - mapping: |\n" + indent(connectorBlobl, "        ")
+}
+
+// connectorStorageMapping is connector_storage.blobl as a mapping processor.
+func connectorStorageMapping() string {
+	return "    - mapping: |\n" + indent(connectorStorageBlobl, "        ")
 }
 
 const dropOutput = "output:\n  drop: {}\n"
