@@ -5,12 +5,16 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
 // takeProfile saves a CPU profile of secs seconds from the Benthos HTTP API
-// at addr (http.debug_endpoints: true) into path, once the API answers. The
-// run must last longer than the profile, or the profile is lost.
+// at addr (http.debug_endpoints: true) into path, once the API answers, then
+// a heap profile taken at its end (what is live while the run is in full
+// flow) beside it, with "-heap" before the extension. The run must last
+// longer than the profile, or the profile is lost.
 func takeProfile(addr string, secs int, path string) error {
 	// Wait for the HTTP server to come up.
 	deadline := time.Now().Add(5 * time.Second)
@@ -37,5 +41,16 @@ func takeProfile(addr string, secs int, path string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("profile: %s", resp.Status)
 	}
-	return os.WriteFile(path, body, 0o644)
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		return err
+	}
+	heap, err := http.Get("http://" + addr + "/debug/pprof/heap")
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	defer heap.Body.Close()
+	if body, err = io.ReadAll(heap.Body); err != nil || heap.StatusCode != http.StatusOK {
+		return fmt.Errorf("heap profile: %s %v", heap.Status, err)
+	}
+	return os.WriteFile(strings.TrimSuffix(path, filepath.Ext(path))+"-heap"+filepath.Ext(path), body, 0o644)
 }
