@@ -25,11 +25,7 @@ import (
 // all) must be deleted by the mapping. It returns how many events were
 // compared.
 func checkEquivalent(blobl string, lines [][]byte) (int, error) {
-	exec, err := bloblang.Parse(blobl)
-	if err != nil {
-		return 0, fmt.Errorf("connector.blobl does not parse: %w", err)
-	}
-	m, err := currents.NewMapper(currents.DefaultCatalog(), currents.Options{AnonymousUsers: currents.AnonymousSend})
+	exec, m, err := equivalenceSides("connector.blobl", blobl)
 	if err != nil {
 		return 0, err
 	}
@@ -68,6 +64,20 @@ func checkEquivalent(blobl string, lines [][]byte) (int, error) {
 	return n, nil
 }
 
+// equivalenceSides parses the mapping named name and builds the processor's
+// mapper as the harness runs it (anonymous_users: send).
+func equivalenceSides(name, blobl string) (*bloblang.Executor, *currents.Mapper, error) {
+	exec, err := bloblang.Parse(blobl)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s does not parse: %w", name, err)
+	}
+	m, err := currents.NewMapper(currents.DefaultCatalog(), currents.Options{AnonymousUsers: currents.AnonymousSend})
+	if err != nil {
+		return nil, nil, err
+	}
+	return exec, m, nil
+}
+
 // sameCall compares the processor's call with the mapping's as JSON values:
 // key order and number spelling aside.
 func sameCall(processor, bloblang []byte) error {
@@ -92,11 +102,7 @@ func sameCall(processor, bloblang []byte) error {
 // as JSON, with the type from the path. It checks the first perFile
 // records of every object and returns how many it compared.
 func checkStorageEquivalent(blobl, dir string, perFile int) (int, error) {
-	exec, err := bloblang.Parse(blobl)
-	if err != nil {
-		return 0, fmt.Errorf("connector_storage.blobl does not parse: %w", err)
-	}
-	m, err := currents.NewMapper(currents.DefaultCatalog(), currents.Options{AnonymousUsers: currents.AnonymousSend})
+	exec, m, err := equivalenceSides("connector_storage.blobl", blobl)
 	if err != nil {
 		return 0, err
 	}
