@@ -376,3 +376,25 @@ func TestCurrentsToSegmentDefaultSelection(t *testing.T) {
 		t.Fatalf("selected by name: %+v", out)
 	}
 }
+
+// The mapped counter is added to once per type and message (see typeTally):
+// every event still counts, under its own type, however the types of one
+// request interleave.
+func TestCurrentsToSegmentCountsEveryEventOfABatch(t *testing.T) {
+	send := func(id string) string { return strings.Replace(evSend, "send-1", id, 1) }
+	open := func(id string) string {
+		return strings.Replace(strings.Replace(evAnon, "open-anon", id, 1), `"user_id":"u2"`, `"user_id":"u2","external_user_id":"x2"`, 1)
+	}
+	first := service.NewMessage([]byte(`{"events":[` + strings.Join([]string{send("s1"), open("o1"), send("s2"), send("s3"), open("o2")}, ",") + `]}`))
+	second := service.NewMessage([]byte(`{"events":[` + strings.Join([]string{open("o3"), send("s4")}, ",") + `]}`))
+	out, metrics := runProcessor(t, `currents_to_segment: {}`, []*service.Message{first, second})
+	if len(out) != 7 {
+		t.Fatalf("got %d calls, want 7: %+v", len(out), out)
+	}
+	if got := metrics.Get("currents_events_mapped", "users.messages.email.Send"); got != 4 {
+		t.Errorf("Send mapped = %v, want 4 (have %v)", got, metrics.keys())
+	}
+	if got := metrics.Get("currents_events_mapped", "users.messages.email.Open"); got != 3 {
+		t.Errorf("Open mapped = %v, want 3 (have %v)", got, metrics.keys())
+	}
+}

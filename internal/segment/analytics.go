@@ -29,7 +29,6 @@ package segment
 // few allocations per request of up to 2,500 messages.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -146,8 +145,8 @@ func (s *Sender) send(ctx context.Context, red *keyRedactor, raws [][]byte, orig
 		return attemptResult{status: http.StatusRequestEntityTooLarge, notSent: true,
 			body: fmt.Appendf(nil, "not sent: the request would be %d bytes, over the API's %d", size, MaxRequestBytes)}
 	}
-	body := make([]byte, 0, size)
-	body = append(body, `{"batch":[`...)
+	buf := getBodyBuffer(size)
+	body := append(*buf, `{"batch":[`...)
 	for k, r := range raws {
 		if k > 0 {
 			body = append(body, ',')
@@ -168,13 +167,20 @@ func (s *Sender) send(ctx context.Context, red *keyRedactor, raws [][]byte, orig
 	var ts [64]byte
 	body = append(body, time.Now().UTC().AppendFormat(ts[:0], sentAtLayout)...)
 	body = append(body, `"}`...)
+	*buf = body
+	rb := newRequestBody(buf)
 
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, orig.URL.String(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, orig.URL.String(), rb)
 	if err != nil {
+		rb.Close()
 		return attemptResult{err: err}
 	}
+	// Set by NewRequest only for its own reader types; without it the body
+	// would go out chunked. No GetBody: a POST is never replayed by the
+	// transport, and deliver.go makes every retry a new attempt.
+	req.ContentLength = int64(len(body))
 	// Only analytics-go's own headers: Authorization, Content-Type,
 	// User-Agent (Content-Length follows the new body).
 	for _, h := range []string{"Authorization", "Content-Type", "User-Agent"} {
