@@ -385,9 +385,10 @@ func (o *segmentOutput) prepare(msg *service.Message) (segment.Message, error) {
 	if err != nil {
 		return segment.Message{}, &segment.ValidationError{Rule: segment.RuleJSONObject, Detail: err.Error(), Err: err}
 	}
-	// The Sender validates every message (the rule lives there); a
-	// message is read here only when its write key fails, to name it.
-	m := segment.Message{Raw: raw}
+	// The Sender validates every message (the rule lives there) but a
+	// call currents_to_segment built and nothing changed since; a message
+	// is read here only when its write key fails, to name it.
+	m := segment.Message{Raw: raw, Conforms: isConformingCall(msg, raw)}
 	if o.source != nil {
 		if m.Source, err = o.source.TryString(msg); err != nil {
 			m.Source = ""

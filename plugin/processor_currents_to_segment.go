@@ -262,9 +262,13 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 	for i := range results {
 		r := &results[i]
 		var m *service.Message
-		if len(results) == 1 {
+		switch {
+		case conforms(r):
+			// A copy marked for the output (see conforming_call.go).
+			m = withConformingCall(msg, r.Track)
+		case len(results) == 1:
 			m = msg
-		} else {
+		default:
 			m = msg.Copy()
 		}
 		label := metricType(r)

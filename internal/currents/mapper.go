@@ -191,7 +191,7 @@ func dropFrom(results []Result, n int) []Result {
 }
 
 func (m *Mapper) mapEvent(e *Event, from *Origin) Result {
-	r := Result{Raw: e.Raw, EventID: e.ID()}
+	r := Result{Raw: e.Raw, EventID: e.ID(), InEnvelope: e.Index >= 0}
 	fail := func(field string, err error) Result {
 		r.Outcome, r.Track = Failed, nil
 		r.Err = &EventError{Index: e.Index, EventID: r.EventID, EventType: r.EventType, Field: field, Err: err}

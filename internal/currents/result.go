@@ -35,6 +35,16 @@ type Result struct {
 	AppGroupID string
 	// Known is false for a type the catalog does not have.
 	Known bool
+	// InEnvelope is set for an element of an HTTP batch's "events". Such
+	// an event sat two levels below the top of its message, and the call
+	// puts none of its values more than one level deeper than the event
+	// held them (properties: all moves top-level fields under
+	// "properties"), so the call's nesting is within what the scan of the
+	// message accepted, with a level to spare. A flat record is the top
+	// of its message and has no such margin to argue from; the segment
+	// output trusts only the former without validating (see
+	// plugin/conforming_call.go).
+	InEnvelope bool
 	// SkipReason says why a Skipped event was dropped.
 	SkipReason string
 	// Err says why a Failed event could not be mapped: always an

@@ -21,8 +21,9 @@ type request struct {
 
 // item is one message of a request and where its verdict goes.
 type item struct {
-	raw []byte
-	idx int
+	raw      []byte
+	idx      int
+	conforms bool // Message.Conforms: not validated again
 }
 
 // deliver sends r until every message in it has a verdict, and gives each
