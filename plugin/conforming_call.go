@@ -53,13 +53,12 @@ func (c *conformingCtx) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// withConformingCall returns a copy of msg whose bytes are call, marked as
-// conforming. The Copy is needed: WithContext alone shares msg's bytes and
+// markedCopy returns a copy of msg marked as carrying call, which the
+// caller then sets as the copy's bytes: until it does, isConformingCall is
+// false. The Copy is needed: WithContext alone shares msg's bytes and
 // metadata, so the calls of one request would overwrite each other.
-func withConformingCall(msg *service.Message, call []byte) *service.Message {
-	m := msg.Copy().WithContext(&conformingCtx{Context: msg.Context(), call: call})
-	m.SetBytes(call)
-	return m
+func markedCopy(msg *service.Message, call []byte) *service.Message {
+	return msg.Copy().WithContext(&conformingCtx{Context: msg.Context(), call: call})
 }
 
 // isConformingCall says whether raw, the bytes of msg, are still the call

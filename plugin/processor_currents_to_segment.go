@@ -264,8 +264,9 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 		var m *service.Message
 		switch {
 		case conforms(r):
-			// A copy marked for the output (see conforming_call.go).
-			m = withConformingCall(msg, r.Track)
+			// A copy marked for the output (see conforming_call.go);
+			// its bytes are set below, as every mapped call's are.
+			m = markedCopy(msg, r.Track)
 		case len(results) == 1:
 			m = msg
 		default:
@@ -324,7 +325,9 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 // labelled counter (a lookup of its label values on every call) is
 // incremented once per type and message rather than once per event: a
 // Braze request of 100 events holds a handful of types.
-type typeTally []struct {
+type typeTally []typeCount
+
+type typeCount struct {
 	label string
 	n     int64
 }
@@ -336,10 +339,7 @@ func (t *typeTally) add(label string) {
 			return
 		}
 	}
-	*t = append(*t, struct {
-		label string
-		n     int64
-	}{label, 1})
+	*t = append(*t, typeCount{label, 1})
 }
 
 // exportSeries creates, at 0, every series the processor can count, so that

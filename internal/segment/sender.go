@@ -222,9 +222,9 @@ func (s *Sender) Send(ctx context.Context, msgs []Message) []error {
 }
 
 // run validates r's messages (but those known to conform) and delivers the
-// valid ones. Validation runs
-// here, on the request's goroutine, rather than on the caller's: it costs
-// the same, and a request's worth of messages shares one stack.
+// valid ones. Validation runs here, on the request's goroutine, rather than
+// on the caller's: it costs the same, and a request's worth of messages
+// shares one stack.
 func (s *Sender) run(ctx context.Context, r *request, results []error) {
 	valid := r.items[:0]
 	for _, it := range r.items {
