@@ -253,8 +253,8 @@ func TestSegmentOutputConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	pol, err := conf.FieldBatchPolicy(sofFieldBatching)
-	if err != nil || pol.Count != 250 || pol.Period != "1s" {
-		t.Fatalf("default batching must be count 250 / period 1s: %+v %v", pol, err)
+	if err != nil || pol.Count != 250 || pol.Period != "100ms" {
+		t.Fatalf("default batching must be count 250 / period 100ms: %+v %v", pol, err)
 	}
 	o, err := newSegmentOutputFromParsed(conf, service.MockResources())
 	if err != nil || o.cfg.MaxRetryDuration != 0 {

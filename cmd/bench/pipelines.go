@@ -232,7 +232,7 @@ func httpClientBatchOutput(endpoint string) string {
     max_in_flight: 8
     batching:
       count: 250
-      period: 1s
+      period: 100ms
       processors:
         - archive:
             format: json_array
