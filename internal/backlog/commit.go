@@ -307,6 +307,15 @@ func (q *Queue) commit(batch []*op) {
 	q.notifyLocked()
 	q.mu.Unlock()
 	for _, o := range batch {
+		if err == nil {
+			// The transaction is over, so bbolt holds the encoded records no
+			// more. After a failure they are left to the collector: a
+			// transaction that panicked may never have been closed.
+			for i, v := range o.puts {
+				putRecordBuf(v)
+				o.puts[i] = nil
+			}
+		}
 		o.done(err)
 	}
 }

@@ -68,7 +68,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 var errBadRecord = errors.New("bad record")
 
 func encodeRecord(r *Record, written time.Time) []byte {
-	buf := make([]byte, recordHeaderSize, r.encodedCap())
+	buf := getRecordBuf(r.encodedCap())[:recordHeaderSize]
 	buf[0] = recordVersion
 	binary.BigEndian.PutUint64(buf[5:13], uint64(written.UnixNano()))
 	buf = binary.AppendUvarint(buf, uint64(len(r.Meta)))
