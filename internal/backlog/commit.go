@@ -251,22 +251,20 @@ func (q *Queue) commit(batch []*op) {
 				for _, o := range batch {
 					for _, v := range o.puts {
 						seq++
-						if err := rb.Put(seqKey(seq), v); err != nil {
+						if err := putRecord(rb, seqKey(seq), v, q.ownBucketFrom); err != nil {
 							return err
 						}
 						dCount++
 						dBytes += int64(len(v))
 					}
 					for _, s := range o.dels {
-						k := seqKey(s)
-						v := rb.Get(k)
-						if v == nil {
-							continue
-						}
-						dCount--
-						dBytes -= int64(len(v))
-						if err := rb.Delete(k); err != nil {
+						size, found, err := deleteRecord(rb, seqKey(s))
+						if err != nil {
 							return err
+						}
+						if found {
+							dCount--
+							dBytes -= int64(size)
 						}
 					}
 				}

@@ -59,7 +59,11 @@ func recordSpans(t *testing.T, path string) map[uint64][2]int {
 	base := db.Info().Data
 	spans := map[uint64][2]int{}
 	err = db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketRecords).ForEach(func(k, v []byte) error {
+		rb := tx.Bucket(bucketRecords)
+		return rb.ForEach(func(k, v []byte) error {
+			if v == nil { // a record in a bucket of its own (store.go)
+				k, v = rb.Bucket(k).Cursor().First()
+			}
 			start := int(uintptr(unsafe.Pointer(&k[0])) - base)
 			spans[keySeq(k)] = [2]int{start, start + len(k) + len(v)}
 			return nil
@@ -106,7 +110,19 @@ func readAll(t *testing.T, q *Queue) (ids []int, damaged []*Damage) {
 // acknowledged, it is gone. Every other record comes out once, in order, and
 // appends go on throughout.
 func TestOneDamagedRecordDoesNotStallTheQueue(t *testing.T) {
-	dir, path := fillCommits(t, 3000, 100, func(i int) Record { return rec(fmt.Sprintf("%06d-event", i), "i", strconv.Itoa(i)) })
+	for _, size := range []struct {
+		name string
+		mk   func(int) Record
+	}{
+		{"small records", func(i int) Record { return rec(fmt.Sprintf("%06d-event", i), "i", strconv.Itoa(i)) }},
+		{"records in buckets of their own", func(i int) Record { return sized(i, 5000) }},
+	} {
+		t.Run(size.name, func(t *testing.T) { oneDamagedRecord(t, size.mk) })
+	}
+}
+
+func oneDamagedRecord(t *testing.T, mk func(int) Record) {
+	dir, path := fillCommits(t, 3000, 100, mk)
 	b, _ := os.ReadFile(path)
 	i := strings.Index(string(b), "001500-event")
 	if i < 0 {
@@ -116,7 +132,7 @@ func TestOneDamagedRecordDoesNotStallTheQueue(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	q := open(t, dir, Options{ReadRecords: 1000, RetryDelay: 1})
+	q := open(t, dir, Options{ReadRecords: 1000, ReadBytes: 1 << 30, RetryDelay: 1})
 	ctx := ctxT(t)
 	var ids []int
 	var seen []*Damage
@@ -313,9 +329,13 @@ func TestDamagedNewestMetaPage(t *testing.T) {
 		}
 		return 1, 0
 	}
-	for _, which := range []string{"newest", "older"} {
+	for _, which := range []string{"newest", "older", "newest, records in buckets of their own"} {
 		t.Run(which, func(t *testing.T) {
-			dir, path := fillCommits(t, 3000, 100, func(i int) Record { return rec(fmt.Sprintf("%06d-event", i), "i", strconv.Itoa(i)) })
+			mk := func(i int) Record { return rec(fmt.Sprintf("%06d-event", i), "i", strconv.Itoa(i)) }
+			if which != "older" && which != "newest" {
+				which, mk = "newest", func(i int) Record { return sized(i, 5000) }
+			}
+			dir, path := fillCommits(t, 3000, 100, mk)
 			newest, older := newestMeta(t, path)
 			page := newest
 			if which == "older" {

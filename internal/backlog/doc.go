@@ -19,10 +19,13 @@
 // We need no SQL, no secondary index and no concurrent writers.
 //
 // Layout: bucket "records" maps an 8-byte big-endian sequence number to an
-// encoded Record (version, CRC-32C, write time, metadata, body); bucket "meta"
-// holds the format version, the record count and byte total, and the highest
-// sequence number ever assigned (numbers are never reused), updated in the
-// same transactions as the records so they are always consistent.
+// encoded Record (version, CRC-32C, write time, metadata, body); a record of
+// a page or more is instead a bucket of its own under that number, holding
+// the record under the same number, so that bbolt writes it once (store.go).
+// Bucket "meta" holds the format version, the record count and byte total,
+// and the highest sequence number ever assigned (numbers are never reused),
+// updated in the same transactions as the records so they are always
+// consistent.
 //
 // # Delivery contract
 //

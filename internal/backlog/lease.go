@@ -104,7 +104,7 @@ func (q *Queue) lease(seqs []uint64, from uint64, max int) (*Lease, error) {
 			if seqs != nil {
 				for _, s := range seqs {
 					k := seqKey(s)
-					if v := rb.Get(k); v != nil {
+					if v := getRecord(rb, k); v != nil {
 						if err := add(k, v); err != nil {
 							return err
 						}
@@ -115,6 +115,7 @@ func (q *Queue) lease(seqs []uint64, from uint64, max int) (*Lease, error) {
 			c := rb.Cursor()
 			bytes := 0
 			for k, v := c.Seek(seqKey(from)); k != nil && len(got) < max && bytes < q.opts.ReadBytes; k, v = c.Next() {
+				v = recordAt(rb, k, v)
 				if err := add(k, v); err != nil {
 					return err
 				}

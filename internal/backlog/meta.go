@@ -13,7 +13,19 @@ import (
 const FileName = "backlog.db"
 
 // formatVersion is stored in the meta bucket; Open refuses other versions.
-const formatVersion = 1
+// Version 2 stores a record of a page or more in a bucket of its own
+// (store.go). This build reads version 1 files as they are and marks them 2
+// when it opens them to write, so that a build from before, which would take
+// those buckets for damage, refuses the file as a newer build's instead.
+const (
+	formatVersion       = 2
+	formatVersionValues = 1 // every record a value of the records bucket
+)
+
+// readableFormat reports whether this build reads the stored format version v.
+func readableFormat(v []byte) bool {
+	return len(v) == 8 && (getU64(v) == formatVersion || getU64(v) == formatVersionValues)
+}
 
 // boltMeta is the part of a bbolt meta page we read ourselves, before bbolt
 // maps the file: bbolt trusts the high-water mark, and a page past the end of

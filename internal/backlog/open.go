@@ -161,7 +161,8 @@ func openPrepared(path, dir string, opts Options, existed bool, restore *lostCom
 		return nil, boltOpenError(path, dir, existed, err)
 	}
 	q := &Queue{path: path, dir: dir, db: db, opts: opts, stop: make(chan struct{}), wake: make(chan struct{}, 1),
-		changed: make(chan struct{}), retryWait: newRetryWait(opts), damagedSeen: map[uint64]bool{}}
+		changed: make(chan struct{}), retryWait: newRetryWait(opts), damagedSeen: map[uint64]bool{},
+		ownBucketFrom: db.Info().PageSize}
 	if err := q.safely(func() error { return q.load(existed) }); err != nil {
 		closeBolt(db)
 		return nil, err
@@ -202,7 +203,7 @@ func inspect(path, dir string, opts Options) (Report, error) {
 			case rb == nil:
 				return &CorruptError{Path: path, Reason: "the records bucket is missing"}
 			}
-			if v := mb.Get(keyFormat); len(v) != 8 || getU64(v) != formatVersion {
+			if v := mb.Get(keyFormat); !readableFormat(v) {
 				return formatError(path, v)
 			}
 			q.count, q.bytes = int64(getU64(mb.Get(keyCount))), int64(getU64(mb.Get(keyBytes)))
@@ -217,7 +218,7 @@ func inspect(path, dir string, opts Options) (Report, error) {
 }
 
 func formatError(path string, v []byte) error {
-	return &CorruptError{Path: path, Reason: fmt.Sprintf("unknown format version %x (this build reads version %d); an older or newer build wrote it", v, formatVersion)}
+	return &CorruptError{Path: path, Reason: fmt.Sprintf("unknown format version %x (this build reads versions %d and %d); an older or newer build wrote it", v, formatVersionValues, formatVersion)}
 }
 
 // boltOpenError says why bbolt could not open path.
@@ -270,7 +271,7 @@ func checkFile(path, dir string, opts Options) (*lostCommit, error) {
 	if !ti.ok() {
 		return nil, &CorruptError{Path: path, Reason: "its page check failed: " + ti.summary()}
 	}
-	if ti.format != formatVersion {
+	if !readableFormat(u64(ti.format)) {
 		return nil, formatError(path, u64(ti.format))
 	}
 	if st.damagedMeta < 0 {
@@ -335,8 +336,12 @@ func (q *Queue) load(existed bool) error {
 			}
 			return errors.Join(mb.Put(keyFormat, u64(formatVersion)), mb.Put(keyCount, u64(0)), mb.Put(keyBytes, u64(0)), mb.Put(keyLastSeq, u64(0)))
 		}
-		if v := mb.Get(keyFormat); len(v) != 8 || getU64(v) != formatVersion {
+		if v := mb.Get(keyFormat); !readableFormat(v) {
 			return formatError(q.path, v)
+		} else if getU64(v) != formatVersion {
+			if err := mb.Put(keyFormat, u64(formatVersion)); err != nil {
+				return err
+			}
 		}
 		if rb == nil {
 			return corrupt("the records bucket is missing", nil)
@@ -440,7 +445,7 @@ func (q *Queue) restore(lc *lostCommit) error {
 		rb.FillPercent = 1.0
 		mb := tx.Bucket(bucketMeta)
 		for i, s := range lc.seqs {
-			if err := rb.Put(seqKey(s), lc.values[i]); err != nil {
+			if err := putRecord(rb, seqKey(s), lc.values[i], q.ownBucketFrom); err != nil {
 				return err
 			}
 			dCount++

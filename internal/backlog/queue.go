@@ -43,6 +43,9 @@ type Queue struct {
 	wg   sync.WaitGroup
 	// seq is the last sequence number assigned; only the committer uses it.
 	seq uint64
+	// ownBucketFrom is the size from which a record gets a bucket of its
+	// own (store.go): the file's page size.
+	ownBucketFrom int
 
 	readMu sync.Mutex
 
@@ -126,10 +129,11 @@ func (q *Queue) Stats() (Stats, error) {
 		return q.db.View(func(tx *bolt.Tx) error {
 			// The oldest intact record among the first few: a damaged
 			// one's time is noise.
-			c := tx.Bucket(bucketRecords).Cursor()
+			rb := tx.Bucket(bucketRecords)
+			c := rb.Cursor()
 			n := 0
 			for k, v := c.First(); k != nil && n < 16; k, v = c.Next() {
-				if t, ok := recordWritten(v); ok {
+				if t, ok := recordWritten(recordAt(rb, k, v)); ok {
 					s.Oldest = t
 					break
 				}

@@ -639,7 +639,7 @@ func TestDoneOnlyAfterCommit(t *testing.T) {
 					return
 				}
 				_ = q.db.View(func(tx *bolt.Tx) error {
-					if v := tx.Bucket(bucketRecords).Get(seqKey(seq)); v == nil {
+					if v := getRecord(tx.Bucket(bucketRecords), seqKey(seq)); v == nil {
 						t.Errorf("commit_delay %s: write %d was told done before its record was committed", delay, i)
 					}
 					return nil

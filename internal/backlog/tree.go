@@ -280,10 +280,60 @@ func (w *treeWalk) rootEntry(n *node, e leafElem, key []byte, where string) {
 }
 
 func (w *treeWalk) recordEntry(n *node, e leafElem, key []byte, where string) {
-	if e.flags != 0 || len(key) != 8 {
+	switch {
+	case len(key) == 8 && e.flags == bucketLeafFlag:
+		w.recordBucket(n, e, key, where)
+		return
+	case e.flags != 0 || len(key) != 8:
 		w.damaged(where, key, nil, fmt.Errorf("page %d: an entry with key %x and flags %#x is not a record", n.hdr.id, key, e.flags))
 		return
 	}
+	w.record(n, e, key)
+}
+
+// recordBucket walks the bucket of a record of its own (store.go): one
+// entry, under the bucket's own key, that is a record.
+func (w *treeWalk) recordBucket(n *node, e leafElem, key []byte, where string) {
+	seq := keySeq(key)
+	lo, hi := key, seqKey(seq+1)
+	if seq == math.MaxUint64 {
+		hi = nil
+	}
+	v, err := n.at(e.valOff, e.valLen)
+	if err == nil && len(v) < bucketHeaderSize {
+		err = errors.New("its header is short")
+	}
+	if err != nil {
+		w.damaged(where, lo, hi, fmt.Errorf("page %d: the bucket of record %d: %w", n.hdr.id, seq, err))
+		return
+	}
+	found := 0
+	inner := func(n *node, e leafElem, k []byte, where string) {
+		if e.flags != 0 || !bytes.Equal(k, key) || found > 0 {
+			w.damaged(where, lo, hi, fmt.Errorf("page %d: the bucket of record %d holds an entry with key %x and flags %#x", n.hdr.id, seq, k, e.flags))
+			return
+		}
+		found++
+		w.record(n, e, k)
+	}
+	before := w.info.nProblems
+	if root := binary.LittleEndian.Uint64(v[0:8]); root != 0 {
+		// The walk's depth bound is per bucket: a loop back into the
+		// records bucket's pages is caught as a page reached twice.
+		w.walk(root, lo, hi, 0, where, inner)
+	} else if inl, err := inlineNode(v[bucketHeaderSize:], n.base+e.valOff+bucketHeaderSize); err != nil {
+		w.damaged(where, lo, hi, fmt.Errorf("page %d: the bucket of record %d: %w", n.hdr.id, seq, err))
+		return
+	} else {
+		w.leaves(inl, lo, hi, where, inner)
+	}
+	if found == 0 && w.info.nProblems == before {
+		w.damaged(where, lo, hi, fmt.Errorf("page %d: the bucket of record %d is empty", n.hdr.id, seq))
+	}
+}
+
+// record counts an intact record entry and hands it to onRecord.
+func (w *treeWalk) record(n *node, e leafElem, key []byte) {
 	seq := keySeq(key)
 	if w.info.records == 0 || seq < w.info.first {
 		w.info.first = seq
