@@ -18,10 +18,12 @@ import (
 // on its message's context, and the segment output tells the Sender not to
 // validate it again, which was a ninth of the HTTP path's CPU.
 //
-// The mark holds the call's bytes, and the output trusts a message only
-// while its bytes are still that very slice: a processor between the two
-// that changes the message (SetBytes, a mapping) gives it other bytes, and
-// the call is validated as any other. Benthos forbids changing the bytes
+// The mark holds where each marked call's bytes begin and how long they
+// are, and the output trusts a message only while its bytes are still one
+// of those very slices: a processor between the two that changes the
+// message (SetBytes, a mapping) gives it other bytes, and the call is
+// validated as any other. (A message given another marked call of the same
+// request is trusted: that call is as valid in it.) Benthos forbids changing the bytes
 // AsBytes returns in place, which is the one change this cannot see.
 
 // conforms says whether r's call passes segment.Validate without being
@@ -29,7 +31,7 @@ import (
 func conforms(r *currents.Result) bool {
 	return r.Outcome == currents.Mapped &&
 		r.InEnvelope &&
-		len(r.Track) <= segment.MaxMessageBytes &&
+		len(r.Track) > 0 && len(r.Track) <= segment.MaxMessageBytes &&
 		r.SegmentEvent != "" &&
 		r.EventID != "" &&
 		// Rune count is the rule; bytes bound it and are cheaper.
@@ -39,11 +41,14 @@ func conforms(r *currents.Result) bool {
 // conformingKey is the context key of the mark.
 type conformingKey struct{}
 
-// conformingCtx is the mark: one allocation per call, the context and the
-// bytes together.
+// conformingCtx is the mark of one processed message: the calls of its
+// events that conform, each by its first byte and its length. One mark
+// serves every call of a Braze request, so marking costs a map entry per
+// call rather than a context and two message copies (a sixth of the
+// allocations on the HTTP path when each call had its own).
 type conformingCtx struct {
 	context.Context
-	call []byte
+	calls map[*byte]int
 }
 
 func (c *conformingCtx) Value(key any) any {
@@ -53,17 +58,40 @@ func (c *conformingCtx) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// markedCopy returns a copy of msg marked as carrying call, which the
-// caller then sets as the copy's bytes: until it does, isConformingCall is
-// false. The Copy is needed: WithContext alone shares msg's bytes and
-// metadata, so the calls of one request would overwrite each other.
-func markedCopy(msg *service.Message, call []byte) *service.Message {
-	return msg.Copy().WithContext(&conformingCtx{Context: msg.Context(), call: call})
+// conformingMark marks the calls of one processed message as the
+// processor makes them.
+type conformingMark struct {
+	msg  *service.Message // the processed message
+	ctx  *conformingCtx
+	base *service.Message // msg under the mark; nil until a call conforms
 }
 
-// isConformingCall says whether raw, the bytes of msg, are still the call
-// currents_to_segment marked on it.
+// copyFor returns a copy of the processed message for the call of r, under
+// the mark if that call conforms; the caller then sets the call as the
+// copy's bytes, as it does for every mapped call.
+func (k *conformingMark) copyFor(r *currents.Result, calls int) *service.Message { // calls: how many the message holds, to size the map
+	if !conforms(r) {
+		return k.msg.Copy()
+	}
+	if k.base == nil {
+		k.ctx = &conformingCtx{Context: k.msg.Context(), calls: make(map[*byte]int, calls)}
+		k.base = k.msg.WithContext(k.ctx)
+	}
+	// Entries are added only while the processor runs, before any of the
+	// copies leaves it: the output only reads the map.
+	k.ctx.calls[&r.Track[0]] = len(r.Track)
+	// Copy, not base itself: base shares msg's bytes and metadata, so the
+	// calls of one request would overwrite each other.
+	return k.base.Copy()
+}
+
+// isConformingCall says whether raw, the bytes of msg, are still one of the
+// calls currents_to_segment marked on it: the very slice, not equal bytes.
 func isConformingCall(msg *service.Message, raw []byte) bool {
 	c, ok := msg.Context().Value(conformingKey{}).(*conformingCtx)
-	return ok && len(raw) > 0 && len(raw) == len(c.call) && &raw[0] == &c.call[0]
+	if !ok || len(raw) == 0 {
+		return false
+	}
+	n, ok := c.calls[&raw[0]]
+	return ok && n == len(raw)
 }

@@ -154,6 +154,19 @@ func TestChangedConformingCallIsValidated(t *testing.T) {
 	if b, _ := same.AsBytes(); isConformingCall(same, b) {
 		t.Fatal("other bytes, even equal ones, kept the mark")
 	}
+	prefix := call.Copy()
+	prefix.SetBytes(raw[:len(raw)-1])
+	if b, _ := prefix.AsBytes(); isConformingCall(prefix, b) {
+		t.Fatal("a prefix of the call kept the mark")
+	}
+	// The mark is one message's: a call of another request is not in it.
+	other := processAll(t, p, []byte(`{"events":[`+evSend+`]}`))
+	otherRaw, _ := other[0].AsBytes()
+	moved := call.Copy()
+	moved.SetBytes(otherRaw)
+	if isConformingCall(moved, otherRaw) {
+		t.Fatal("the call of another request was trusted under this one's mark")
+	}
 
 	// A mapping that drops the identity, as a user's processor could.
 	exe, err := bloblang.Parse(`root = this.without("userId", "anonymousId")`)

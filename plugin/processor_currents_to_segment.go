@@ -259,18 +259,19 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 	out := make(service.MessageBatch, 0, len(results))
 	var mapped, failed int64
 	var perType typeTally
+	mark := conformingMark{msg: msg}
+	var values metaValues
 	for i := range results {
 		r := &results[i]
 		var m *service.Message
 		switch {
-		case conforms(r):
-			// A copy marked for the output (see conforming_call.go);
-			// its bytes are set below, as every mapped call's are.
-			m = markedCopy(msg, r.Track)
-		case len(results) == 1:
+		case len(results) == 1 && !conforms(r):
 			m = msg
 		default:
-			m = msg.Copy()
+			// A copy, marked for the output if its call conforms (see
+			// conforming_call.go); its bytes are set below, as every
+			// mapped call's are.
+			m = mark.copyFor(r, len(results))
 		}
 		label := metricType(r)
 		switch r.Outcome {
@@ -301,16 +302,16 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 			m.SetError(r.Err)
 		}
 		if r.EventType != "" {
-			m.MetaSetMut(metaEventType, r.EventType)
+			m.MetaSetMut(metaEventType, values.of(r.EventType))
 		}
 		if r.EventID != "" {
 			m.MetaSetMut(metaEventID, r.EventID)
 		}
 		if r.SegmentEvent != "" {
-			m.MetaSetMut(metaSegmentEvent, r.SegmentEvent)
+			m.MetaSetMut(metaSegmentEvent, values.of(r.SegmentEvent))
 		}
 		if r.AppGroupID != "" {
-			m.MetaSetMut(metaAppGroupID, r.AppGroupID)
+			m.MetaSetMut(metaAppGroupID, values.of(r.AppGroupID))
 		}
 		out = append(out, m)
 	}

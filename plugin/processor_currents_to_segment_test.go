@@ -17,7 +17,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 )
 
-func parseProcessor(t *testing.T, yaml string) (*currentsToSegment, error) {
+func parseProcessor(t testing.TB, yaml string) (*currentsToSegment, error) {
 	t.Helper()
 	conf, err := currentsToSegmentSpec().ParseYAML(yaml, nil)
 	if err != nil {
@@ -325,6 +325,38 @@ func BenchmarkCurrentsToSegmentProcess(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkCurrentsToSegmentProcessRequest is the processor on Braze's HTTP
+// requests of 100 events, as braze_currents hands them over: the mark of
+// the conforming calls and the metadata of each are in it. Reported per
+// event.
+func BenchmarkCurrentsToSegmentProcessRequest(b *testing.B) {
+	var buf bytes.Buffer
+	if err := samples.New(42).WriteHTTPBatches(&buf, 10000, 100); err != nil {
+		b.Fatal(err)
+	}
+	bodies := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
+	p, err := parseProcessor(b, `anonymous_users: send`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	msgs := make([]*service.Message, len(bodies))
+	for i, body := range bodies {
+		msgs[i] = service.NewMessage(body)
+		msgs[i].MetaSetMut(metaBrazeRequestID, "req-1")
+		msgs[i].MetaSetMut(metaBrazeEventCount, int64(100))
+		msgs[i].MetaSetMut(metaBrazeRemoteAddr, "10.0.0.1:4711")
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := p.Process(ctx, msgs[i%len(msgs)].Copy()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/event")
 }
 
 // TestCurrentsToSegmentPassesFlaggedMessagesOn: a message flagged before the

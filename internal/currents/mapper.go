@@ -165,7 +165,7 @@ func (m *Mapper) AppendMap(dst []Result, data []byte, from *Origin) []Result {
 			out = append(out, Result{Outcome: Failed, Raw: e.Raw, Err: &EventError{Index: e.Index, Err: &NotEventError{InBatch: true, Err: err}}})
 			return
 		}
-		out = append(out, m.mapEvent(e, from))
+		out = append(out, m.mapEvent(e, from, &ev.recent))
 	})
 	if err != nil {
 		// Broken JSON anywhere fails the whole message, as one: the events
@@ -174,14 +174,17 @@ func (m *Mapper) AppendMap(dst []Result, data []byte, from *Origin) []Result {
 		return append(out, Result{Outcome: Failed, Raw: data, Err: &EventError{Index: -1, Err: &NotEventError{Err: err}}})
 	}
 	if !batch {
-		return append(out, m.mapEvent(&ev.top, from))
+		return append(out, m.mapEvent(&ev.top, from, &ev.recent))
 	}
 	return out
 }
 
-// eventPair is the pooled decoding state of one message: the top level, and
-// the batch element being decoded in place.
-type eventPair struct{ top, el Event }
+// eventPair is the pooled decoding state of one message: the top level, the
+// batch element being decoded in place, and the strings its events repeat.
+type eventPair struct {
+	top, el Event
+	recent  recentStrings
+}
 
 // dropFrom truncates results to n, clearing what it drops so the slice does
 // not keep mapped events alive.
@@ -190,7 +193,7 @@ func dropFrom(results []Result, n int) []Result {
 	return results[:n]
 }
 
-func (m *Mapper) mapEvent(e *Event, from *Origin) Result {
+func (m *Mapper) mapEvent(e *Event, from *Origin, recent *recentStrings) Result {
 	r := Result{Raw: e.Raw, EventID: e.ID(), InEnvelope: e.Index >= 0}
 	fail := func(field string, err error) Result {
 		r.Outcome, r.Track = Failed, nil
@@ -297,7 +300,7 @@ func (m *Mapper) mapEvent(e *Event, from *Origin) Result {
 			return fail(t.NameField, errNoEventName)
 		}
 		quotedName = string(name.raw)
-		r.SegmentEvent = jsonscan.StringValue(name.raw, name.esc)
+		r.SegmentEvent = recent.value(name.raw, name.esc)
 	}
 	if !extID.present() {
 		// An event with neither id (agentconsole.ToolInvocation has no
@@ -323,7 +326,7 @@ func (m *Mapper) mapEvent(e *Event, from *Origin) Result {
 	}
 	r.Track = m.appendTrack(make([]byte, 0, len(e.Raw)+64), e, t, quotedName, sec, nsec, custom)
 	if v := e.values[fieldAppGroupID]; v.kind == jsonscan.KindString && v.present() {
-		r.AppGroupID = jsonscan.StringValue(v.raw, v.esc)
+		r.AppGroupID = recent.value(v.raw, v.esc)
 	}
 	r.Outcome = Mapped
 	return r
