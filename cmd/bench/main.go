@@ -62,6 +62,11 @@ func run() error {
 	}
 
 	fmt.Printf("machine: %d CPUs (GOMAXPROCS of children unset), %s %s/%s\n", runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if v, set := os.LookupEnv("GOGC"); set {
+		fmt.Printf("collector: GOGC=%s for every pipeline (from the environment)\n", v)
+	} else {
+		fmt.Println("collector: the binary's default (GOGC=200) for the project's pipelines, Go's (GOGC=100) for the stock ones, as each ships; GOGC=... sets one for all")
+	}
 	h := &harness{opts: o, dir: dir, bin: filepath.Join(dir, "currents-segment"), recvBin: filepath.Join(dir, "segment-receiver")}
 	if err := h.build(); err != nil {
 		return err

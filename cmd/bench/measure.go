@@ -53,6 +53,9 @@ func (h *harness) measureOnce(p pipeline, fx fixture) (result, error) {
 	spec := runSpec{events: fx.path, dir: runDir, threads: h.opts.threads, diskSync: h.opts.diskSync, profile: h.opts.profileDir != ""}
 	expected := fx.expected
 	var extraEnv []string
+	if p.stock {
+		extraEnv = append(extraEnv, stockEnv()...)
+	}
 	if p.storage {
 		spec.export, expected = fx.storage.dir, fx.storage.expected
 		if p.s3 {
@@ -62,7 +65,7 @@ func (h *harness) measureOnce(p pipeline, fx fixture) (result, error) {
 			}
 			defer s3.stop()
 			spec.storageURL = s3.bucketURL()
-			extraEnv = storageS3Env()
+			extraEnv = append(extraEnv, storageS3Env()...)
 		}
 	}
 	var recv *receiverProc
@@ -190,4 +193,16 @@ func (h *harness) load(c *child, p pipeline, addr, events string, recv *receiver
 		lr.elapsed = time.Since(lr.start)
 	}
 	return lr, c.cmd.Process.Signal(syscall.SIGTERM)
+}
+
+// stockEnv is the environment that makes the currents-segment binary run a
+// stock pipeline as a stock Benthos build would: with Go's default
+// collector, where the binary sets GOGC=200 for its own pipelines
+// (cmd/currents-segment/gc.go). A GOGC in the harness's environment is
+// every pipeline's, stock or not, for comparisons at one setting.
+func stockEnv() []string {
+	if _, set := os.LookupEnv("GOGC"); set {
+		return nil
+	}
+	return []string{"GOGC=100"}
 }

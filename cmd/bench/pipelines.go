@@ -24,6 +24,10 @@ type pipeline struct {
 	// takes them ("" when it has no such endpoint).
 	http      bool
 	readyPath string
+	// stock pipelines use only Benthos's own components: a stock Benthos
+	// build runs them, so they run at Go's default collector (GOGC=100),
+	// not at the currents-segment binary's (see stockEnv).
+	stock bool
 	// config writes the pipeline's Benthos config for one run.
 	config func(s runSpec) string
 	// targets are this pipeline's lines under "## Targets", each comparing
@@ -54,17 +58,17 @@ type runSpec struct {
 var pipelines = []pipeline{
 	// noop is the issue's baseline, `file` → `noop` → `drop`: the core noop
 	// processor, so it pays the pipeline stage every processor pays.
-	{name: "noop", config: func(s runSpec) string {
+	{name: "noop", stock: true, config: func(s runSpec) string {
 		return s.config(fileInput(s.events), "    - noop: {}\n", dropOutput, "")
 	}},
 	// passthrough has no processor at all (the input feeds the output): what
 	// Benthos itself costs per message, before any pipeline stage.
-	{name: "passthrough", diag: true, config: func(s runSpec) string {
+	{name: "passthrough", stock: true, diag: true, config: func(s runSpec) string {
 		return s.config(fileInput(s.events), "", dropOutput, "")
 	}},
 	// mapping-identity is the cheapest Bloblang mapping: what the mapping
 	// processor costs before the mapping does anything.
-	{name: "mapping-identity", diag: true, config: func(s runSpec) string {
+	{name: "mapping-identity", stock: true, diag: true, config: func(s runSpec) string {
 		return s.config(fileInput(s.events), "    - mapping: root = this\n", dropOutput, "")
 	}},
 	// processor is the mapping alone: the targets hold it against the
@@ -79,7 +83,7 @@ var pipelines = []pipeline{
 	}},
 	// bloblang is connector.blobl, the same calls as the processor (checked
 	// before every run) hand-written as a Benthos user would.
-	{name: "bloblang", config: func(s runSpec) string {
+	{name: "bloblang", stock: true, config: func(s runSpec) string {
 		return s.config(fileInput(s.events), connectorMapping(), dropOutput, "")
 	}, targets: []target{
 		cpuAtLeast("processor", 5),
@@ -101,7 +105,7 @@ var pipelines = []pipeline{
 	}},
 	// e2e-bloblang-http is what a Benthos user without this project would
 	// run: connector.blobl, then http_client posting Segment batches.
-	{name: "e2e-bloblang-http", e2e: true, config: func(s runSpec) string {
+	{name: "e2e-bloblang-http", stock: true, e2e: true, config: func(s runSpec) string {
 		return s.config(fileInput(s.events), connectorMapping(), httpClientBatchOutput(s.endpoint), "")
 	}},
 	// The production path: Braze's HTTP push, 100 events per request, 8 in
@@ -124,7 +128,7 @@ var pipelines = []pipeline{
 	}},
 	// http-bloblang-peer is stock Benthos: http_server, the envelope split,
 	// connector.blobl, http_client posting Segment batches.
-	{name: "http-bloblang-peer", e2e: true, http: true, config: func(s runSpec) string {
+	{name: "http-bloblang-peer", stock: true, e2e: true, http: true, config: func(s runSpec) string {
 		return s.config(httpServerInput, splitEnvelope+connectorMapping(), httpClientBatchOutput(s.endpoint), "")
 	}},
 	// http-drop is the floor: braze_currents answering each request once
@@ -157,7 +161,7 @@ var pipelines = []pipeline{
 	// export: file with the avro-ocf codec, connector_storage.blobl (the
 	// same calls, checked before the run), http_client posting Segment
 	// batches.
-	{name: "storage-bloblang-peer", e2e: true, storage: true, config: func(s runSpec) string {
+	{name: "storage-bloblang-peer", stock: true, e2e: true, storage: true, config: func(s runSpec) string {
 		return s.config(avroFileInput(s.export), connectorStorageMapping(), httpClientBatchOutput(s.endpoint), "")
 	}},
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"regexp"
+	"slices"
 	"testing"
 
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
@@ -51,5 +54,29 @@ func TestPipelineConfigsLint(t *testing.T) {
 				t.Errorf("%s (profile %v): %v\n%s", p.name, profile, err, p.config(s))
 			}
 		}
+	}
+}
+
+// A pipeline is stock, and runs at Go's default collector, exactly when its
+// config uses none of the project's components; and only a stock one gets
+// GOGC=100, unless the harness's environment sets GOGC for all.
+func TestStockPipelines(t *testing.T) {
+	// The project's components as config keys (comments name them too).
+	ours := regexp.MustCompile(`(?m)^\s*(- )?(currents_to_segment|segment|braze_currents|braze_storage|disk):`)
+	for _, p := range pipelines {
+		conf := p.config(runSpec{events: "/e.jsonl", dir: "/d", threads: 2, diskSync: "always", endpoint: "http://127.0.0.1:1",
+			export: "/x", storageURL: "s3://b"})
+		usesOurs := ours.MatchString(conf)
+		if p.stock == usesOurs {
+			t.Errorf("%s: stock %v, but its config uses the project's components: %v\n%s", p.name, p.stock, usesOurs, conf)
+		}
+	}
+	os.Unsetenv("GOGC")
+	if got := stockEnv(); !slices.Equal(got, []string{"GOGC=100"}) {
+		t.Errorf("without GOGC: %v", got)
+	}
+	t.Setenv("GOGC", "150")
+	if got := stockEnv(); got != nil {
+		t.Errorf("with GOGC=150 in the environment: %v, want it inherited as every pipeline's", got)
 	}
 }

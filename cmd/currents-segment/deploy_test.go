@@ -596,6 +596,10 @@ func TestDeployKubernetes(t *testing.T) {
 	fromSecret := map[string]bool{}
 	for _, e := range list(c.get("env")) {
 		name := e.str("name")
+		if name == "GOMEMLIMIT" {
+			checkMemoryLimit(t, e.str("value"), c.str("resources", "limits", "memory"))
+			continue
+		}
 		if _, ok := p.vars[name]; !ok {
 			t.Errorf("env %s is set but the pipeline reads no ${%s}", name, name)
 		}
@@ -875,5 +879,23 @@ func TestDeployReadme(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkMemoryLimit holds the StatefulSet's GOMEMLIMIT (Go's form, e.g.
+// 460MiB) to 80-95 % of the container's memory limit (Kubernetes' form,
+// e.g. 512Mi): below it, so the collector works harder before the kernel
+// kills the container, and not so far below that memory goes unused.
+func checkMemoryLimit(t *testing.T, gomemlimit, limit string) {
+	t.Helper()
+	goLimit, ok1 := strings.CutSuffix(gomemlimit, "MiB")
+	k8sLimit, ok2 := strings.CutSuffix(limit, "Mi")
+	g, err1 := strconv.Atoi(goLimit)
+	k, err2 := strconv.Atoi(k8sLimit)
+	if !ok1 || !ok2 || err1 != nil || err2 != nil {
+		t.Fatalf("GOMEMLIMIT %q or the memory limit %q is not in MiB / Mi, as this check reads them", gomemlimit, limit)
+	}
+	if r := float64(g) / float64(k); r < 0.8 || r > 0.95 {
+		t.Errorf("GOMEMLIMIT %s is %.0f %% of the memory limit %s; want 80-95 %%", gomemlimit, 100*r, limit)
 	}
 }

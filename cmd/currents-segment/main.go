@@ -86,6 +86,7 @@ func mainSchema(version, date string) func() *service.ConfigSchema {
 }
 
 func main() {
+	setGCPercent()
 	var logger *service.Logger
 	version, date := versionInfo()
 	ucli.AppHelpTemplate = appHelpTemplate
