@@ -61,6 +61,22 @@ func documentedMetrics(t *testing.T, root string) []string {
 // event.
 func TestDocumentedMetricsExistFromStart(t *testing.T) {
 	root := repoRoot(t)
+	page := scrapeProductionPipeline(t, root)
+	names := documentedMetrics(t, root)
+	t.Logf("%d documented counters and gauges", len(names))
+	for _, name := range names {
+		series := regexp.MustCompile(`(?m)^` + name + `(\{[^}]*\})? `)
+		if !series.Match(page) {
+			t.Errorf("%s is documented but absent from a scrape before any event", name)
+		}
+	}
+}
+
+// scrapeProductionPipeline starts the production pipeline of
+// docs/operations.md, before any event, and returns one scrape of its
+// /metrics once it is ready; the binary is stopped before returning.
+func scrapeProductionPipeline(t *testing.T, root string) []byte {
+	t.Helper()
 	rc := startReceiver(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "production.yaml")
@@ -82,12 +98,5 @@ func TestDocumentedMetricsExistFromStart(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the binary did not stop")
 	}
-	names := documentedMetrics(t, root)
-	t.Logf("%d documented counters and gauges", len(names))
-	for _, name := range names {
-		series := regexp.MustCompile(`(?m)^` + name + `(\{[^}]*\})? `)
-		if !series.Match(page) {
-			t.Errorf("%s is documented but absent from a scrape before any event", name)
-		}
-	}
+	return page
 }
