@@ -23,8 +23,9 @@ import (
 // of those very slices: a processor between the two that changes the
 // message (SetBytes, a mapping) gives it other bytes, and the call is
 // validated as any other. (A message given another marked call of the same
-// request is trusted: that call is as valid in it.) Benthos forbids changing the bytes
-// AsBytes returns in place, which is the one change this cannot see.
+// request is trusted: that call is as valid in it.) Benthos forbids
+// changing the bytes AsBytes returns in place, which is the one change this
+// cannot see.
 
 // conforms says whether r's call passes segment.Validate without being
 // scanned: r was mapped, and the limits the mapper does not know hold.
@@ -61,20 +62,21 @@ func (c *conformingCtx) Value(key any) any {
 // conformingMark marks the calls of one processed message as the
 // processor makes them.
 type conformingMark struct {
-	msg  *service.Message // the processed message
-	ctx  *conformingCtx
-	base *service.Message // msg under the mark; nil until a call conforms
+	msg   *service.Message // the processed message
+	calls int              // how many calls it makes, to size the map
+	ctx   *conformingCtx
+	base  *service.Message // msg under the mark; nil until a call conforms
 }
 
 // copyFor returns a copy of the processed message for the call of r, under
 // the mark if that call conforms; the caller then sets the call as the
 // copy's bytes, as it does for every mapped call.
-func (k *conformingMark) copyFor(r *currents.Result, calls int) *service.Message { // calls: how many the message holds, to size the map
+func (k *conformingMark) copyFor(r *currents.Result) *service.Message {
 	if !conforms(r) {
 		return k.msg.Copy()
 	}
 	if k.base == nil {
-		k.ctx = &conformingCtx{Context: k.msg.Context(), calls: make(map[*byte]int, calls)}
+		k.ctx = &conformingCtx{Context: k.msg.Context(), calls: make(map[*byte]int, k.calls)}
 		k.base = k.msg.WithContext(k.ctx)
 	}
 	// Entries are added only while the processor runs, before any of the

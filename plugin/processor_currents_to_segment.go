@@ -259,7 +259,7 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 	out := make(service.MessageBatch, 0, len(results))
 	var mapped, failed int64
 	var perType typeTally
-	mark := conformingMark{msg: msg}
+	mark := conformingMark{msg: msg, calls: len(results)}
 	var values metaValues
 	for i := range results {
 		r := &results[i]
@@ -271,7 +271,7 @@ func (p *currentsToSegment) Process(ctx context.Context, msg *service.Message) (
 			// A copy, marked for the output if its call conforms (see
 			// conforming_call.go); its bytes are set below, as every
 			// mapped call's are.
-			m = mark.copyFor(r, len(results))
+			m = mark.copyFor(r)
 		}
 		label := metricType(r)
 		switch r.Outcome {
