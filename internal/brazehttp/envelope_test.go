@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/currents-segment/currents-segment/internal/samples"
 )
 
 func TestCountEvents(t *testing.T) {
@@ -14,10 +16,11 @@ func TestCountEvents(t *testing.T) {
 		` {"other":{"x":[1,2]},"events":[1,"x",null,[],{}]} `: 5, // elements are not checked
 		`{"events":[{"id":"a"}],"events":[]}`:                 0, // the last one counts
 		"{\"events\":[{\"id\":\"\\u00e9\"}]}\n":               1,
+		string(brazeRequest(t, 100)):                          100,
 	} {
 		got, err := CountEvents([]byte(body))
 		if err != nil || got != want {
-			t.Errorf("%s: %d, %v; want %d", body, got, err, want)
+			t.Errorf("%.200s: %d, %v; want %d", body, got, err, want)
 		}
 	}
 	for body, want := range map[string]string{
@@ -75,12 +78,38 @@ func TestCountEventsAllocatesNothing(t *testing.T) {
 }
 
 func BenchmarkCountEvents(b *testing.B) {
-	body := tinyEvents(80000) // about 10 MiB
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := CountEvents(body); err != nil {
-			b.Fatal(err)
-		}
+	for _, c := range []struct {
+		name string
+		body []byte
+	}{
+		{"tiny-events", tinyEvents(80000)},      // about 10 MiB of issue 13's hostile shape
+		{"braze-request", brazeRequest(b, 100)}, // what Braze posts: 100 events of every type
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := CountEvents(c.body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
+}
+
+// brazeRequest returns an envelope of n generated events of Braze's HTTP
+// shape, the body of one Braze request (about 790 bytes an event).
+func brazeRequest(tb testing.TB, n int) []byte {
+	var lines bytes.Buffer
+	if err := samples.New(42).WriteJSONLines(&lines, n, samples.ShapeHTTPEvent); err != nil {
+		tb.Fatal(err)
+	}
+	body := []byte(`{"events":[`)
+	for i, line := range bytes.Split(bytes.TrimSpace(lines.Bytes()), []byte("\n")) {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, line...)
+	}
+	return append(body, "]}"...)
 }

@@ -77,7 +77,9 @@ func (s *Scanner) fail(msg string) error { return &SyntaxError{Offset: s.i, Msg:
 
 // SkipSpace moves past JSON white space.
 func (s *Scanner) SkipSpace() {
-	for s.i < len(s.b) {
+	// Every white space byte is at most ' ': one comparison settles the
+	// usual case, a body without white space between its tokens.
+	for s.i < len(s.b) && s.b[s.i] <= ' ' {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
 			s.i++
@@ -115,10 +117,22 @@ func (s *Scanner) value(depth int) (kind Kind, esc bool, err error) {
 	case c == '"':
 		esc, err = s.str()
 		return KindString, esc, err
-	case c == '{':
-		return KindObject, false, s.object(depth + 1)
-	case c == '[':
-		return KindArray, false, s.array(depth + 1)
+	case c == '{', c == '[':
+		// Skip validates a nested value in one loop, about twice as fast
+		// as walking it with iterators; they run only when it refuses the
+		// value, for the error and its offset.
+		kind := KindObject
+		if c == '[' {
+			kind = KindArray
+		}
+		if t := *s; t.Skip(depth) {
+			s.i = t.i
+			return kind, false, nil
+		}
+		if kind == KindArray {
+			return kind, false, s.array(depth + 1)
+		}
+		return kind, false, s.object(depth + 1)
 	case c == 't':
 		return KindBool, false, s.literal("true")
 	case c == 'f':

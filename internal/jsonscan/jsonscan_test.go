@@ -23,17 +23,19 @@ func nest(n int) string {
 	return strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n)
 }
 
+var scanValidCases = []string{
+	`{}`, `[]`, ` {"a" : [ 1 , -0.5e+3 , true , false , null , "x" ] } `,
+	`"plain"`, `0`, `-0`, `1E9`, `1e-9`, `12.5`,
+	`"\"\\\/\b\f\n\r\t\u00e9\uD83D\uDE00"`,
+	`"é – 日本 😀"`,
+	`"` + strings.Repeat("abcdefgh", 10) + `é"`,
+	"\t\r\n[ ]\n",
+	nest(MaxDepth + 1), // top level is depth 0: 64 levels below it are allowed
+	strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1),
+}
+
 func TestScanValid(t *testing.T) {
-	for _, in := range []string{
-		`{}`, `[]`, ` {"a" : [ 1 , -0.5e+3 , true , false , null , "x" ] } `,
-		`"plain"`, `0`, `-0`, `1E9`, `1e-9`, `12.5`,
-		`"\"\\\/\b\f\n\r\t\u00e9\uD83D\uDE00"`,
-		`"é – 日本 😀"`,
-		`"` + strings.Repeat("abcdefgh", 10) + `é"`,
-		"\t\r\n[ ]\n",
-		nest(MaxDepth + 1), // top level is depth 0: 64 levels below it are allowed
-		strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1),
-	} {
+	for _, in := range scanValidCases {
 		if err := scanDoc([]byte(in)); err != nil {
 			t.Errorf("%.60q: %v", in, err)
 		}
@@ -43,47 +45,49 @@ func TestScanValid(t *testing.T) {
 	}
 }
 
+// scanErrorCases are texts the scanner refuses, each with its error.
+var scanErrorCases = []struct{ in, want string }{
+	{``, "invalid JSON at byte 0: unexpected end of input"},
+	{`{"a":1} x`, "invalid JSON at byte 8: unexpected data after the JSON value"},
+	{`{"a":1,}`, "invalid JSON at byte 7: expected a string key"},
+	{`{"a" 1}`, "invalid JSON at byte 5: expected ':' after key"},
+	{`{"a":1 "b":2}`, "invalid JSON at byte 7: expected ',' or '}' in object"},
+	{`{"a":1`, "invalid JSON at byte 6: unterminated object"},
+	{`[1 2]`, "invalid JSON at byte 3: expected ',' or ']' in array"},
+	{`[1,`, "invalid JSON at byte 3: unexpected end of input"},
+	{`[`, "invalid JSON at byte 1: unterminated array"},
+	{`{a:1}`, "invalid JSON at byte 1: expected a string key"},
+	{`tru`, "invalid JSON at byte 0: invalid literal"},
+	{`nul1`, "invalid JSON at byte 0: invalid literal"},
+	{`'x'`, `invalid JSON at byte 0: unexpected character '\''`},
+	{`-`, "invalid JSON at byte 1: truncated number"},
+	{`-a`, "invalid JSON at byte 1: invalid number"},
+	{`01`, "invalid JSON at byte 1: unexpected data after the JSON value"},
+	{`1.`, "invalid JSON at byte 2: invalid number fraction"},
+	{`1e+`, "invalid JSON at byte 3: invalid number exponent"},
+	{`[ "abc`, "invalid JSON at byte 2: unterminated string"},
+	{`"ab\`, "invalid JSON at byte 3: unterminated escape"},
+	{`"ab\x"`, "invalid JSON at byte 3: invalid escape"},
+	{`"\'"`, "invalid JSON at byte 1: invalid escape"},
+	{`"\u12zz"`, "invalid JSON at byte 1: invalid unicode escape"},
+	{`"\u12`, "invalid JSON at byte 1: short unicode escape"},
+	{"\"a\tb\"", "invalid JSON at byte 2: control character in string"},
+	// The control character is found past the eight-byte fast path.
+	{"[\"abcdefghijklmn\x01\"]", "invalid JSON at byte 16: control character in string"},
+	// A bad UTF-8 string is reported at its opening quote.
+	{"[1, \"abc\xff\"]", "invalid JSON at byte 4: string is not valid UTF-8"},
+	{"[\"abcdefgh\xc3\x28ijk\"]", "invalid JSON at byte 1: string is not valid UTF-8"},
+	{"{\"k\xed\xa0\x80\":1}", "invalid JSON at byte 1: string is not valid UTF-8"}, // a UTF-8 encoded surrogate
+	{"\v{}", `invalid JSON at byte 0: unexpected character '\v'`},
+	{"{}\u00a0", "invalid JSON at byte 2: unexpected data after the JSON value"},
+	{nest(MaxDepth + 2), "invalid JSON at byte 325: nested too deeply"},
+	{strings.Repeat("[", MaxDepth+2), "invalid JSON at byte 65: nested too deeply"},
+}
+
 // Every error says what broke and where, and the texts are part of what
 // callers show an operator.
 func TestScanErrors(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{``, "invalid JSON at byte 0: unexpected end of input"},
-		{`{"a":1} x`, "invalid JSON at byte 8: unexpected data after the JSON value"},
-		{`{"a":1,}`, "invalid JSON at byte 7: expected a string key"},
-		{`{"a" 1}`, "invalid JSON at byte 5: expected ':' after key"},
-		{`{"a":1 "b":2}`, "invalid JSON at byte 7: expected ',' or '}' in object"},
-		{`{"a":1`, "invalid JSON at byte 6: unterminated object"},
-		{`[1 2]`, "invalid JSON at byte 3: expected ',' or ']' in array"},
-		{`[1,`, "invalid JSON at byte 3: unexpected end of input"},
-		{`[`, "invalid JSON at byte 1: unterminated array"},
-		{`{a:1}`, "invalid JSON at byte 1: expected a string key"},
-		{`tru`, "invalid JSON at byte 0: invalid literal"},
-		{`nul1`, "invalid JSON at byte 0: invalid literal"},
-		{`'x'`, `invalid JSON at byte 0: unexpected character '\''`},
-		{`-`, "invalid JSON at byte 1: truncated number"},
-		{`-a`, "invalid JSON at byte 1: invalid number"},
-		{`01`, "invalid JSON at byte 1: unexpected data after the JSON value"},
-		{`1.`, "invalid JSON at byte 2: invalid number fraction"},
-		{`1e+`, "invalid JSON at byte 3: invalid number exponent"},
-		{`[ "abc`, "invalid JSON at byte 2: unterminated string"},
-		{`"ab\`, "invalid JSON at byte 3: unterminated escape"},
-		{`"ab\x"`, "invalid JSON at byte 3: invalid escape"},
-		{`"\'"`, "invalid JSON at byte 1: invalid escape"},
-		{`"\u12zz"`, "invalid JSON at byte 1: invalid unicode escape"},
-		{`"\u12`, "invalid JSON at byte 1: short unicode escape"},
-		{"\"a\tb\"", "invalid JSON at byte 2: control character in string"},
-		// The control character is found past the eight-byte fast path.
-		{"[\"abcdefghijklmn\x01\"]", "invalid JSON at byte 16: control character in string"},
-		// A bad UTF-8 string is reported at its opening quote.
-		{"[1, \"abc\xff\"]", "invalid JSON at byte 4: string is not valid UTF-8"},
-		{"[\"abcdefgh\xc3\x28ijk\"]", "invalid JSON at byte 1: string is not valid UTF-8"},
-		{"{\"k\xed\xa0\x80\":1}", "invalid JSON at byte 1: string is not valid UTF-8"}, // a UTF-8 encoded surrogate
-		{"\v{}", `invalid JSON at byte 0: unexpected character '\v'`},
-		{"{}\u00a0", "invalid JSON at byte 2: unexpected data after the JSON value"},
-		{nest(MaxDepth + 2), "invalid JSON at byte 325: nested too deeply"},
-		{strings.Repeat("[", MaxDepth+2), "invalid JSON at byte 65: nested too deeply"},
-	}
-	for _, c := range cases {
+	for _, c := range scanErrorCases {
 		err := scanDoc([]byte(c.in))
 		var se *SyntaxError
 		if !errors.As(err, &se) {
