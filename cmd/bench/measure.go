@@ -18,24 +18,43 @@ type harness struct {
 	recvBin string // ./cmd/segment-receiver
 }
 
-// measure runs p on fx -repeat times and keeps the run with the least CPU:
-// other load on a shared machine only ever adds CPU time, so the least is
-// the steadiest estimate.
-func (h *harness) measure(p pipeline, fx fixture) (result, error) {
-	var r result
-	for i := 0; i < h.opts.repeat; i++ {
-		ri, err := h.measureOnce(p, fx)
+// measure runs every pipeline of ps on fx -repeat times, in rounds, and
+// keeps for each the run with the least CPU (see inRounds).
+func (h *harness) measure(ps []pipeline, fx fixture) ([]result, error) {
+	return inRounds(ps, h.opts.repeat, func(p pipeline) (result, error) {
+		r, err := h.measureOnce(p, fx)
 		if err != nil {
 			return result{}, fmt.Errorf("%s, %d events: %w", p.name, fx.n, err)
 		}
-		if i == 0 || ri.cpu() < r.cpu() {
-			r = ri
+		return r, nil
+	})
+}
+
+// inRounds runs each pipeline of ps once a round, repeat rounds, and keeps
+// for each the run with the least CPU: other load on a shared machine only
+// ever adds CPU time, so the least is the steadiest estimate. Rounds, not
+// one pipeline's runs after the other's, so that a machine that turns
+// slower or faster meanwhile weighs on every pipeline alike and the ratios
+// between them hold.
+func inRounds(ps []pipeline, repeat int, once func(pipeline) (result, error)) ([]result, error) {
+	best := make([]result, len(ps))
+	for round := 0; round < repeat; round++ {
+		for i, p := range ps {
+			r, err := once(p)
+			if err != nil {
+				return nil, err
+			}
+			if round == 0 || r.cpu() < best[i].cpu() {
+				best[i] = r
+			}
 		}
 	}
-	if h.opts.repeat > 1 {
-		r.note += fmt.Sprintf(", least CPU of %d runs", h.opts.repeat)
+	if repeat > 1 {
+		for i := range best {
+			best[i].note += fmt.Sprintf(", least CPU of %d runs in rounds", repeat)
+		}
 	}
-	return r, nil
+	return best, nil
 }
 
 // measureOnce runs p on fx once, as `currents-segment run config.yaml` in a
