@@ -118,14 +118,15 @@ func (s *Scanner) value(depth int) (kind Kind, esc bool, err error) {
 		esc, err = s.str()
 		return KindString, esc, err
 	case c == '{', c == '[':
-		// Skip validates a nested value in one loop, about twice as fast
-		// as walking it with iterators; they run only when it refuses the
-		// value, for the error and its offset.
+		// skipValue validates a nested value in one loop, cheaper than
+		// walking it with iterators (a quarter fewer instructions for the
+		// envelope pass over a Braze request); they run only when it
+		// refuses the value, for the error and its offset.
 		kind := KindObject
 		if c == '[' {
 			kind = KindArray
 		}
-		if t := *s; t.Skip(depth) {
+		if t := *s; t.skipValue(depth) {
 			s.i = t.i
 			return kind, false, nil
 		}

@@ -1,6 +1,6 @@
 package jsonscan
 
-// Skip moves past the value at the scanner (white space before it already
+// skipValue moves past the value at the scanner (white space before it already
 // skipped), accepting what a value read by an iterator at the given depth
 // accepts. It is the fast path for a caller that only needs to know whether
 // a value is valid, not why not: one loop with its open containers in a bit
@@ -12,7 +12,7 @@ package jsonscan
 // The bit set holds 64 containers, so a value nested deeper than that
 // below the scanner (only possible from depth -1, MaxDepth allowing 65) is
 // refused here and left to the iterators, which accept it.
-func (s *Scanner) Skip(depth int) bool {
+func (s *Scanner) skipValue(depth int) bool {
 	b, i := s.b, s.i
 	// Bit k of objects is set when the k-th open container (from the
 	// outermost) is an object.

@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// walk validates the value at s as value did before Skip: containers with
-// the iterators, which Skip must agree with exactly.
+// walk validates the value at s as value did before skipValue: containers
+// with the iterators, which skipValue must agree with exactly.
 func walk(s *Scanner, depth int) error {
 	switch s.Peek() {
 	case '{':
@@ -38,10 +38,10 @@ func skipSeeds() []string {
 	return append(seeds, scanValidCases...)
 }
 
-// FuzzSkip holds Skip to the iterators: the same verdict on every value at
-// every depth, and the same end when both accept. Its seeds run in every
-// go test; fuzz with: go test ./internal/jsonscan -fuzz FuzzSkip
-func FuzzSkip(f *testing.F) {
+// FuzzSkipValue holds skipValue to the iterators: the same verdict on every
+// value at every depth, and the same end when both accept. Its seeds run in
+// every go test; fuzz with: go test ./internal/jsonscan -fuzz FuzzSkipValue
+func FuzzSkipValue(f *testing.F) {
 	for _, s := range skipSeeds() {
 		f.Add([]byte(s))
 	}
@@ -51,15 +51,15 @@ func FuzzSkip(f *testing.F) {
 			s.SkipSpace()
 			walked, skipped := s, s
 			err := walk(&walked, depth)
-			ok := skipped.Skip(depth)
+			ok := skipped.skipValue(depth)
 			if !ok && err == nil && depth == -1 && deeperThan64(data) {
-				continue // refused by Skip's bit set, accepted by the iterators: see Skip
+				continue // refused by skipValue's bit set, accepted by the iterators: see skipValue
 			}
 			if ok != (err == nil) {
-				t.Fatalf("%.80q at depth %d: Skip says %v, the iterators %v", data, depth, ok, err)
+				t.Fatalf("%.80q at depth %d: skipValue says %v, the iterators %v", data, depth, ok, err)
 			}
 			if ok && skipped.i != walked.i {
-				t.Fatalf("%.80q at depth %d: Skip ends at %d, the iterators at %d", data, depth, skipped.i, walked.i)
+				t.Fatalf("%.80q at depth %d: skipValue ends at %d, the iterators at %d", data, depth, skipped.i, walked.i)
 			}
 		}
 	})
@@ -87,11 +87,11 @@ func deeperThan64(data []byte) bool {
 	return false
 }
 
-// Skip allocates nothing, valid or not.
+// skipValue allocates nothing, valid or not.
 func TestSkipAllocs(t *testing.T) {
 	for _, in := range []string{`{"a":[1,"x",{"b":null}],"c":-1.5}`, `{"a":[1,"x",{"b":nul}]}`} {
 		b := []byte(in)
-		if n := testing.AllocsPerRun(100, func() { s := NewScanner(b); s.Skip(0) }); n != 0 {
+		if n := testing.AllocsPerRun(100, func() { s := NewScanner(b); s.skipValue(0) }); n != 0 {
 			t.Errorf("%s: %v allocations per skip", in, n)
 		}
 	}
