@@ -102,6 +102,21 @@ func readAll(t *testing.T, q *Queue) (ids []int, damaged []*Damage) {
 	}
 }
 
+// readAllInOrder is readAll for a backlog that must hold records 0 to n-1,
+// none damaged, and give them back in that order.
+func readAllInOrder(t *testing.T, q *Queue, n int) {
+	t.Helper()
+	ids, damaged := readAll(t, q)
+	if len(ids) != n || len(damaged) != 0 {
+		t.Fatalf("read %d records and %d damaged, want all %d", len(ids), len(damaged), n)
+	}
+	for i, id := range ids {
+		if id != i {
+			t.Fatalf("record %d is %d", i, id)
+		}
+	}
+}
+
 // TestOneDamagedRecordDoesNotStallTheQueue: a backlog of 3,000 records, one
 // of them with a byte flipped in its body, read in leases of 1,000 (the
 // attack stalled after the first lease). The damaged record comes out in its
@@ -372,15 +387,7 @@ func TestDamagedNewestMetaPage(t *testing.T) {
 					t.Fatalf("%+v: %s", md, md)
 				}
 			}
-			ids, damaged := readAll(t, q)
-			if len(ids) != 3000 || len(damaged) != 0 {
-				t.Fatalf("read %d records and %d damaged after the restore, want all 3000", len(ids), len(damaged))
-			}
-			for i, id := range ids {
-				if id != i {
-					t.Fatalf("record %d is %d", i, id)
-				}
-			}
+			readAllInOrder(t, q, 3000) // after the restore
 			q.Close()
 			// The restore's commit rewrote the damaged meta page.
 			q = open(t, dir, Options{})
