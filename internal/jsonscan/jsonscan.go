@@ -58,6 +58,11 @@ const MaxDepth = 64
 type Scanner struct {
 	b []byte
 	i int
+	// walking is set while a value skipValue refused is walked with the
+	// iterators for its error, and copied with the scanner into every
+	// nested iterator: the nested values are then walked too, not skipped
+	// again, or a value nested n deep would be scanned n times over.
+	walking bool
 }
 
 // NewScanner returns a scanner at the start of b.
@@ -126,14 +131,21 @@ func (s *Scanner) value(depth int) (kind Kind, esc bool, err error) {
 		if c == '[' {
 			kind = KindArray
 		}
-		if t := *s; t.skipValue(depth) {
-			s.i = t.i
-			return kind, false, nil
+		if !s.walking {
+			if t := *s; t.skipValue(depth) {
+				s.i = t.i
+				return kind, false, nil
+			}
 		}
+		t := *s
+		t.walking = true
 		if kind == KindArray {
-			return kind, false, s.array(depth + 1)
+			err = t.array(depth + 1)
+		} else {
+			err = t.object(depth + 1)
 		}
-		return kind, false, s.object(depth + 1)
+		s.i = t.i
+		return kind, false, err
 	case c == 't':
 		return KindBool, false, s.literal("true")
 	case c == 'f':

@@ -13,6 +13,9 @@ package jsonscan
 // below the scanner (only possible from depth -1, MaxDepth allowing 65) is
 // refused here and left to the iterators, which accept it.
 func (s *Scanner) skipValue(depth int) bool {
+	if skipValueHook != nil {
+		skipValueHook()
+	}
 	b, i := s.b, s.i
 	// Bit k of objects is set when the k-th open container (from the
 	// outermost) is an object.
@@ -121,6 +124,9 @@ key:
 	i = skipSpace(b, i+1)
 	goto value
 }
+
+// skipValueHook, when set (by tests), is called at every skipValue.
+var skipValueHook func()
 
 // skipString moves past the string at b[i] with the scanner's own string
 // check, so that the two paths cannot disagree about a string.

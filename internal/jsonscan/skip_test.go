@@ -87,6 +87,35 @@ func deeperThan64(data []byte) bool {
 	return false
 }
 
+// A value skipValue refuses is walked by the iterators once, however deep
+// the fault: inside that walk nothing is skipped again, which made a value
+// nested n deep cost n scans (quadratic in the nesting of hostile input).
+func TestRefusedValueIsWalkedOnce(t *testing.T) {
+	calls := 0
+	skipValueHook = func() { calls++ }
+	defer func() { skipValueHook = nil }()
+	for _, in := range []string{
+		`[` + nest(60) + `,` + strings.Repeat(`[`, 60) + `1,]` + strings.Repeat(`]`, 59) + `]`, // the fault 61 deep
+		`{"a":{"b":{"c":{"d":[1,2,{"e":tru}]}}}}`,
+	} {
+		calls = 0
+		s := NewScanner([]byte(in))
+		if _, _, err := s.value(0); err == nil {
+			t.Fatalf("%.60s: accepted", in)
+		}
+		if calls != 1 {
+			t.Errorf("%.60s: skipValue ran %d times, want once", in, calls)
+		}
+		// The error is the iterators' own.
+		w := NewScanner([]byte(in))
+		werr := walk(&w, 0)
+		s2 := NewScanner([]byte(in))
+		if _, _, err := s2.value(0); err == nil || werr == nil || err.Error() != werr.Error() {
+			t.Errorf("%.60s: value says %v, the iterators %v", in, err, werr)
+		}
+	}
+}
+
 // skipValue allocates nothing, valid or not.
 func TestSkipAllocs(t *testing.T) {
 	for _, in := range []string{`{"a":[1,"x",{"b":null}],"c":-1.5}`, `{"a":[1,"x",{"b":nul}]}`} {
