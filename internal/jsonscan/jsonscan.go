@@ -81,18 +81,7 @@ func (e *SyntaxError) Error() string {
 func (s *Scanner) fail(msg string) error { return &SyntaxError{Offset: s.i, Msg: msg} }
 
 // SkipSpace moves past JSON white space.
-func (s *Scanner) SkipSpace() {
-	// Every white space byte is at most ' ': one comparison settles the
-	// usual case, a body without white space between its tokens.
-	for s.i < len(s.b) && s.b[s.i] <= ' ' {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+func (s *Scanner) SkipSpace() { s.i = skipSpace(s.b, s.i) }
 
 // Peek returns the byte at the scanner, or 0 at the end of the input.
 func (s *Scanner) Peek() byte {

@@ -136,6 +136,9 @@ func skipString(b []byte, i int) (int, bool) {
 	return t.i, err == nil
 }
 
+// skipSpace returns where the white space at b[i] ends. Every white space
+// byte is at most ' ': one comparison settles the usual case, a body
+// without white space between its tokens.
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
